@@ -1,0 +1,1 @@
+"""The JSON + SSE API (docs/api.md): thin adapters over the engine and its event log."""

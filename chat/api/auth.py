@@ -1,0 +1,68 @@
+"""Who is calling: a bearer API key, or the browser session (then CSRF applies)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from channels.db import database_sync_to_async
+from django.contrib.auth.models import AbstractBaseUser
+from django.http import HttpRequest
+from django.middleware.csrf import CsrfViewMiddleware
+from django.utils import timezone
+
+from chat.api.errors import ApiError
+from chat.errors import ChatError, ErrorCode
+from chat.models import ApiKey, hash_api_key
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# last_used_at is a hint for admins, not an audit log: at most one write per key per window.
+LAST_USED_RESOLUTION = timedelta(minutes=5)
+
+
+@database_sync_to_async
+def user_for_api_key(plain_key: str) -> AbstractBaseUser | None:
+    key = (
+        ApiKey.objects.select_related("user")
+        .filter(key_hash=hash_api_key(plain_key), is_active=True, user__is_active=True)
+        .first()
+    )
+    if key is None:
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    return key.user
+
+
+def csrf_failure_reason(request: HttpRequest) -> str | None:
+    # The same check as CsrfViewMiddleware, run only for session-authenticated calls.
+    check = CsrfViewMiddleware(lambda _request: None)  # type: ignore[arg-type, return-value]
+    check.process_request(request)
+    response = check.process_view(request, None, (), {})  # type: ignore[arg-type]
+    if response is None:
+        return None
+    return getattr(response, "reason_phrase", None) or "CSRF check failed."
+
+
+async def authenticate(request: HttpRequest) -> AbstractBaseUser:
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ChatError(ErrorCode.AUTH, "Send the API key as 'Authorization: Bearer <key>'.")
+        user = await user_for_api_key(token.strip())
+        if user is None:
+            raise ChatError(ErrorCode.AUTH, "The API key is not valid.")
+        return user
+    user = await request.auser()
+    if not user.is_authenticated:
+        raise ChatError(
+            ErrorCode.AUTH, "Sign in, or send an API key as 'Authorization: Bearer <key>'."
+        )
+    if request.method not in SAFE_METHODS and csrf_failure_reason(request):
+        raise ApiError(
+            ErrorCode.AUTH,
+            "CSRF check failed: send the X-CSRFToken header with the csrftoken cookie.",
+            status=403,
+        )
+    return user

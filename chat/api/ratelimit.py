@@ -1,0 +1,31 @@
+"""Requests per user per minute, counted in the cache (shared through Redis when set)."""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+
+from chat.errors import ChatError, ErrorCode
+
+WINDOW_SECONDS = 60
+
+
+async def enforce_rate_limit(user_id: int) -> None:
+    limit = settings.CHAT_RATE_LIMIT_PER_MINUTE
+    if limit <= 0:
+        return
+    now = time.time()
+    window = int(now // WINDOW_SECONDS)
+    key = f"chat:rate:{user_id}:{window}"
+    # add() creates the counter only if missing, so incr() below is atomic across workers.
+    await cache.aadd(key, 0, timeout=WINDOW_SECONDS + 5)
+    count = await cache.aincr(key)
+    if count > limit:
+        retry_after = round(WINDOW_SECONDS - (now % WINDOW_SECONDS), 1)
+        raise ChatError(
+            ErrorCode.RATE_LIMIT,
+            f"Too many requests: the limit is {limit} per minute.",
+            retry_after=retry_after,
+        )

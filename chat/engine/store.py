@@ -1,0 +1,186 @@
+"""The engine's database work, each step one small helper run off the event loop."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, ParamSpec, TypeVar
+
+from channels.db import database_sync_to_async
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from chat.errors import ChatError, ErrorCode
+from chat.models import UNFINISHED_STATUSES, Conversation, Message, ModelConfig, Role, Status
+from chat.providers.base import ChatMessage, ProviderRequest
+
+TITLE_LENGTH = 60
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """Everything a generation needs, fixed when the user's message is saved."""
+
+    conversation_id: uuid.UUID
+    user_message_id: uuid.UUID
+    assistant_message_id: uuid.UUID
+    model_name: str
+    provider: str
+    request: ProviderRequest
+
+
+@dataclass(frozen=True, slots=True)
+class FinalState:
+    status: Status
+    content: str
+    finish_reason: str
+    input_tokens: int | None
+    output_tokens: int | None
+    ttft_ms: int | None
+    duration_ms: int
+    error_code: str = ""
+    error_message: str = ""
+    upstream_request_id: str = ""
+
+
+def title_from(text: str) -> str:
+    flat = " ".join(text.split())
+    if len(flat) <= TITLE_LENGTH:
+        return flat
+    cut = flat[:TITLE_LENGTH].rsplit(" ", 1)[0]
+    return cut + "…"
+
+
+def resolve_model(name: str | None, conversation: Conversation | None) -> ModelConfig:
+    enabled = ModelConfig.objects.filter(enabled=True)
+    if name:
+        config = enabled.filter(name=name).first()
+        if config is None:
+            raise ChatError(ErrorCode.NOT_FOUND, f"There is no enabled model named {name!r}.")
+        return config
+    if conversation is not None and conversation.model_config_id is not None:
+        config = enabled.filter(pk=conversation.model_config_id).first()
+        if config is not None:
+            return config
+    config = enabled.order_by("-is_default", "display_name").first()
+    if config is None:
+        raise ChatError(ErrorCode.NOT_FOUND, "No model is enabled on this site.")
+    return config
+
+
+def history_before(conversation: Conversation, limit: int) -> list[ChatMessage]:
+    """The last `limit` messages with text; an answer still streaming is not history yet."""
+    if limit == 0:
+        return []
+    rows = (
+        Message.objects.filter(conversation=conversation)
+        .exclude(content="")
+        .exclude(status__in=UNFINISHED_STATUSES)
+        .order_by("-position")
+        .values_list("role", "content")[:limit]
+    )
+    return [ChatMessage(role, content) for role, content in reversed(rows)]
+
+
+@database_sync_to_async
+def prepare_turn(
+    *, user_id: int, text: str, conversation_id: uuid.UUID | None, model_name: str | None
+) -> Turn:
+    """Save the user's message and an empty assistant message, in one transaction."""
+    with transaction.atomic():
+        conversation: Conversation | None = None
+        if conversation_id is not None:
+            conversation = (
+                Conversation.objects.select_for_update()
+                .filter(pk=conversation_id, owner_id=user_id)
+                .first()
+            )
+            if conversation is None:
+                raise ChatError(ErrorCode.NOT_FOUND, "Conversation not found.")
+        config = resolve_model(model_name, conversation)
+        if conversation is None:
+            conversation = Conversation.objects.create(
+                owner_id=user_id, title=title_from(text), model_config=config
+            )
+            history: list[ChatMessage] = []
+            position = 0
+        else:
+            history = history_before(conversation, config.history_limit)
+            last = conversation.messages.aggregate(last=Max("position"))["last"]
+            position = 0 if last is None else last + 1
+            conversation.model_config = config
+            conversation.save(update_fields=["model_config", "updated_at"])
+        user_message = Message.objects.create(
+            conversation=conversation, role=Role.USER, content=text, position=position
+        )
+        assistant_message = Message.objects.create(
+            conversation=conversation,
+            role=Role.ASSISTANT,
+            status=Status.PENDING,
+            position=position + 1,
+            model_config=config,
+            model_name=config.name,
+        )
+    request = ProviderRequest(
+        model=config.upstream_model or config.name,
+        messages=(*history, ChatMessage(Role.USER, text)),
+        system=config.system_prompt,
+        max_tokens=config.max_tokens,
+        temperature=config.temperature,
+        base_url=config.base_url,
+        api_key=config.api_key(),
+        api_key_env=config.api_key_env,
+    )
+    return Turn(
+        conversation_id=conversation.pk,
+        user_message_id=user_message.pk,
+        assistant_message_id=assistant_message.pk,
+        model_name=config.name,
+        provider=config.provider,
+        request=request,
+    )
+
+
+def in_thread_pool(func: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """database_sync_to_async on the executor's pool of threads.
+
+    Flushes and final writes come from generation tasks, not requests; on the single thread
+    shared by thread-sensitive calls, thousands of concurrent streams would queue behind
+    each other. Each call is its own short transaction, so no thread affinity is needed.
+    """
+    return database_sync_to_async(func, thread_sensitive=False)
+
+
+@in_thread_pool
+def save_partial(message_id: uuid.UUID, content: str) -> None:
+    """Checkpoint a streaming answer; never touches an answer that was finalised."""
+    Message.objects.filter(pk=message_id, status__in=UNFINISHED_STATUSES).update(
+        content=content, status=Status.STREAMING
+    )
+
+
+@in_thread_pool
+def finalise_message(message_id: uuid.UUID, final: FinalState) -> bool:
+    """Write the final state once; False if the message was already finalised."""
+    now = timezone.now()
+    with transaction.atomic():
+        updated = Message.objects.filter(pk=message_id, status__in=UNFINISHED_STATUSES).update(
+            status=final.status,
+            content=final.content,
+            finish_reason=final.finish_reason,
+            input_tokens=final.input_tokens,
+            output_tokens=final.output_tokens,
+            ttft_ms=final.ttft_ms,
+            duration_ms=final.duration_ms,
+            error_code=final.error_code,
+            error_message=final.error_message,
+            upstream_request_id=final.upstream_request_id,
+            finished_at=now,
+        )
+        if updated:
+            Conversation.objects.filter(messages__pk=message_id).update(updated_at=now)
+    return bool(updated)

@@ -1,0 +1,174 @@
+"""Drive the real ASGI application in-process, one message at a time.
+
+Unlike httpx's ASGITransport (which buffers the whole body), this shows each body chunk as
+the application sends it, and can disconnect mid-response the way a server reports a
+client that went away.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from asgiref.testing import ApplicationCommunicator
+from httpx_sse._decoders import SSEDecoder, SSELineDecoder
+
+TIMEOUT = 10.0
+
+
+@dataclass
+class SseEvent:
+    id: str
+    event: str
+    data: dict[str, Any]
+
+
+def parse_sse(text: str) -> list[SseEvent]:
+    """Parse an event-stream body with an independent decoder (httpx-sse's)."""
+    lines = SSELineDecoder()
+    decoder = SSEDecoder()
+    events = []
+    for line in [*lines.decode(text), *lines.flush()]:
+        sse = decoder.decode(line)
+        if sse is not None:
+            events.append(SseEvent(sse.id, sse.event, json.loads(sse.data)))
+    return events
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes = b""
+    chunks: list[bytes] = field(default_factory=list)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+    @property
+    def text(self) -> str:
+        return self.body.decode()
+
+    def events(self) -> list[SseEvent]:
+        return parse_sse(self.text)
+
+
+class Stream:
+    """A response being received: read chunks as they come, or disconnect."""
+
+    def __init__(self, communicator: ApplicationCommunicator, start: dict[str, Any]) -> None:
+        self._communicator = communicator
+        self.status: int = start["status"]
+        self.headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+        self.chunks: list[bytes] = []
+        self.finished = False
+
+    async def next_chunk(self, timeout: float = TIMEOUT) -> bytes | None:
+        if self.finished:
+            return None
+        message = await self._communicator.receive_output(timeout)
+        assert message["type"] == "http.response.body", message
+        chunk = message.get("body", b"")
+        self.chunks.append(chunk)
+        if not message.get("more_body", False):
+            self.finished = True
+        return chunk
+
+    async def chunks_until(self, marker: str, timeout: float = TIMEOUT) -> str:
+        """Read until the text so far contains `marker`; returns all text so far."""
+        while marker not in self.text:
+            if await self.next_chunk(timeout) is None:
+                break
+        return self.text
+
+    async def read_all(self, timeout: float = TIMEOUT) -> str:
+        while await self.next_chunk(timeout) is not None:
+            pass
+        return self.text
+
+    async def disconnect(self) -> None:
+        await self._communicator.send_input({"type": "http.disconnect"})
+        await self._communicator.wait(TIMEOUT)
+
+    @property
+    def text(self) -> str:
+        return b"".join(self.chunks).decode()
+
+    def events(self) -> list[SseEvent]:
+        return parse_sse(self.text)
+
+
+class AsgiClient:
+    def __init__(self, application: Any, headers: dict[str, str] | None = None) -> None:
+        self.application = application
+        self.default_headers = headers or {}
+
+    def _scope(self, method: str, url: str, headers: dict[str, str]) -> dict[str, Any]:
+        parts = urlsplit(url)
+        merged = {"host": "testserver", **self.default_headers, **headers}
+        return {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": parts.path,
+            "raw_path": parts.path.encode(),
+            "query_string": parts.query.encode(),
+            "root_path": "",
+            "headers": [(k.lower().encode(), v.encode()) for k, v in merged.items()],
+            "client": ("127.0.0.1", 50000),
+            "server": ("testserver", 80),
+        }
+
+    @staticmethod
+    def _body(json_body: Any, body: bytes | str | None, headers: dict[str, str]) -> bytes:
+        if json_body is not None:
+            headers.setdefault("content-type", "application/json")
+            return json.dumps(json_body).encode()
+        if isinstance(body, str):
+            return body.encode()
+        return body or b""
+
+    @asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        url: str,
+        *,
+        json: Any = None,
+        body: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> AsyncIterator[Stream]:
+        headers = dict(headers or {})
+        payload = self._body(json, body, headers)
+        communicator = ApplicationCommunicator(self.application, self._scope(method, url, headers))
+        await communicator.send_input({"type": "http.request", "body": payload, "more_body": False})
+        start = await communicator.receive_output(TIMEOUT)
+        assert start["type"] == "http.response.start", start
+        stream = Stream(communicator, start)
+        try:
+            yield stream
+        finally:
+            if not stream.finished:
+                await stream.disconnect()
+            else:
+                await communicator.wait(TIMEOUT)
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> Response:
+        async with self.stream(method, url, **kwargs) as stream:
+            await stream.read_all()
+        return Response(stream.status, stream.headers, b"".join(stream.chunks), stream.chunks)
+
+    async def get(self, url: str, **kwargs: Any) -> Response:
+        return await self.request("GET", url, **kwargs)
+
+    async def post(self, url: str, **kwargs: Any) -> Response:
+        return await self.request("POST", url, **kwargs)
+
+    async def delete(self, url: str, **kwargs: Any) -> Response:
+        return await self.request("DELETE", url, **kwargs)

@@ -1,0 +1,90 @@
+"""The in-memory event log: replay from any point, follow live, end, expire."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from chat.eventlog import follow
+from chat.eventlog.memory import MemoryEventLog
+from chat.events import Event
+
+
+def token(seq: int, text: str) -> Event:
+    return Event(seq, "token", {"token": text, "done": False})
+
+
+def done(seq: int) -> Event:
+    return Event(seq, "done", {"done": True})
+
+
+async def collect(log: MemoryEventLog, key: str, after: int) -> list[Event]:
+    events: list[Event] = []
+    async for batch in follow(log, key, after, heartbeat=5.0):
+        events.extend(batch)
+    return events
+
+
+async def test_subscriber_replays_after_any_sequence_number_then_ends_at_terminal() -> None:
+    log = MemoryEventLog(ttl_seconds=60, max_finished=10)
+    for seq, text in enumerate(["a", "b", "c"], start=1):
+        await log.append("g", token(seq, text))
+    await log.append("g", done(4))
+    await log.close("g")
+
+    assert [e.seq for e in await collect(log, "g", 0)] == [1, 2, 3, 4]
+    assert [e.seq for e in await collect(log, "g", 2)] == [3, 4]
+    assert await collect(log, "g", 4) == []
+
+
+async def test_live_subscriber_receives_events_appended_after_it_subscribed() -> None:
+    log = MemoryEventLog(ttl_seconds=60, max_finished=10)
+    await log.append("g", token(1, "a"))
+    subscriber = asyncio.create_task(collect(log, "g", 0))
+    await asyncio.sleep(0)  # let it reach its wait
+    await log.append("g", token(2, "b"))
+    await log.append("g", done(3))
+    await log.close("g")
+    events = await asyncio.wait_for(subscriber, 5)
+    assert "".join(e.data.get("token", "") for e in events) == "ab"
+    assert events[-1].terminal
+
+
+async def test_idle_log_yields_empty_batch_for_heartbeat() -> None:
+    log = MemoryEventLog(ttl_seconds=60, max_finished=10)
+    await log.append("g", token(1, "a"))
+    batches = follow(log, "g", 1, heartbeat=0.01)
+    assert await anext(batches) == []
+    await batches.aclose()
+
+
+async def test_unknown_log_ends_subscription_at_once() -> None:
+    log = MemoryEventLog(ttl_seconds=60, max_finished=10)
+    assert await log.read("missing", 0, wait=5) is None
+
+
+async def test_out_of_order_append_is_refused() -> None:
+    log = MemoryEventLog(ttl_seconds=60, max_finished=10)
+    await log.append("g", token(1, "a"))
+    with pytest.raises(ValueError):
+        await log.append("g", token(3, "c"))
+
+
+async def test_finished_logs_expire_and_are_bounded() -> None:
+    log = MemoryEventLog(ttl_seconds=0.01, max_finished=2)
+    for key in ("a", "b", "c"):
+        await log.append(key, done(1))
+        await log.close(key)
+    # The bound dropped the oldest at once.
+    assert await log.read("a", 0, wait=0) is None
+    assert len(log) == 2
+    await asyncio.sleep(0.05)  # the TTL timer is what is under test here
+    assert len(log) == 0
+
+
+def test_event_json_repeats_type_and_keeps_unicode() -> None:
+    event = Event(7, "token", {"token": "世界 👋", "done": False})
+    assert event.json == '{"type":"token","token":"世界 👋","done":false}'
+    again = Event.from_json(7, event.json)
+    assert (again.type, again.data) == ("token", {"token": "世界 👋", "done": False})
