@@ -34,7 +34,9 @@ def parse_sse(text: str) -> list[SseEvent]:
     events = []
     for line in [*lines.decode(text), *lines.flush()]:
         sse = decoder.decode(line)
-        if sse is not None:
+        # The spec dispatches nothing for an empty data buffer (after a comment, say);
+        # httpx-sse does, once an id has been seen.
+        if sse is not None and sse.data:
             events.append(SseEvent(sse.id, sse.event, json.loads(sse.data)))
     return events
 
@@ -58,16 +60,27 @@ class Response:
 
 
 class Stream:
-    """A response being received: read chunks as they come, or disconnect."""
+    """A request sent to the application: await its response, read chunks, or hang up."""
 
-    def __init__(self, communicator: ApplicationCommunicator, start: dict[str, Any]) -> None:
+    def __init__(self, communicator: ApplicationCommunicator) -> None:
         self._communicator = communicator
-        self.status: int = start["status"]
-        self.headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+        self.status = 0
+        self.headers: dict[str, str] = {}
         self.chunks: list[bytes] = []
+        self.started = False
         self.finished = False
 
+    async def response_start(self, timeout: float = TIMEOUT) -> None:
+        if self.started:
+            return
+        start = await self._communicator.receive_output(timeout)
+        assert start["type"] == "http.response.start", start
+        self.status = start["status"]
+        self.headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+        self.started = True
+
     async def next_chunk(self, timeout: float = TIMEOUT) -> bytes | None:
+        await self.response_start(timeout)
         if self.finished:
             return None
         message = await self._communicator.receive_output(timeout)
@@ -91,8 +104,10 @@ class Stream:
         return self.text
 
     async def disconnect(self) -> None:
+        """Report the client gone, as a server does when the socket closes."""
         await self._communicator.send_input({"type": "http.disconnect"})
         await self._communicator.wait(TIMEOUT)
+        self.finished = True
 
     @property
     def text(self) -> str:
@@ -135,7 +150,7 @@ class AsgiClient:
         return body or b""
 
     @asynccontextmanager
-    async def stream(
+    async def send(
         self,
         method: str,
         url: str,
@@ -144,13 +159,12 @@ class AsgiClient:
         body: bytes | str | None = None,
         headers: dict[str, str] | None = None,
     ) -> AsyncIterator[Stream]:
+        """Send a request without waiting for the response to start."""
         headers = dict(headers or {})
         payload = self._body(json, body, headers)
         communicator = ApplicationCommunicator(self.application, self._scope(method, url, headers))
         await communicator.send_input({"type": "http.request", "body": payload, "more_body": False})
-        start = await communicator.receive_output(TIMEOUT)
-        assert start["type"] == "http.response.start", start
-        stream = Stream(communicator, start)
+        stream = Stream(communicator)
         try:
             yield stream
         finally:
@@ -158,6 +172,13 @@ class AsgiClient:
                 await stream.disconnect()
             else:
                 await communicator.wait(TIMEOUT)
+
+    @asynccontextmanager
+    async def stream(self, method: str, url: str, **kwargs: Any) -> AsyncIterator[Stream]:
+        """Send a request and wait for the response to start."""
+        async with self.send(method, url, **kwargs) as stream:
+            await stream.response_start()
+            yield stream
 
     async def request(self, method: str, url: str, **kwargs: Any) -> Response:
         async with self.stream(method, url, **kwargs) as stream:

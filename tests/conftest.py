@@ -94,7 +94,7 @@ def make_model(transactional_db: None, upstream: FakeUpstream) -> MakeModel:
         config_name = name or f"{provider}-{scenario_id[:8] or 'model'}"
         config = await sync_to_async(ModelConfig.objects.create)(
             name=config_name,
-            display_name=config_name,
+            display_name=fields.pop("display_name", config_name),
             provider=provider,
             base_url=base_url,
             upstream_model=fields.pop("upstream_model", "fake-model"),

@@ -8,8 +8,8 @@ from pathlib import Path
 
 os.environ.setdefault("SECRET_KEY", "tests-only-not-secret")
 
-from chatsite.settings import *  # noqa: E402, F403
-from chatsite.settings import DATABASES  # noqa: E402
+from chatsite.settings import *  # noqa: F403
+from chatsite.settings import DATABASES
 
 # A file, not SQLite's shared memory: generation tasks write from pool threads, and tests
 # that start daphne processes point them at the same database.

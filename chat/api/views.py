@@ -10,7 +10,7 @@ from channels.db import database_sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from chat.api.auth import authenticate
-from chat.api.errors import api_endpoint, error_response
+from chat.api.errors import ApiError, api_endpoint, error_response
 from chat.api.payloads import ChatPayload, chat_payload
 from chat.api.ratelimit import enforce_rate_limit
 from chat.api.serialize import conversation_summary_json, message_json, model_json
@@ -84,8 +84,13 @@ async def whole_answer(generation: Generation) -> JsonResponse:
         "finish_reason": ending.get("finish_reason"),
     }
     if ending.get("type") == EventType.ERROR:
-        error = ChatError(
-            ErrorCode(ending["error_code"]), ending["error"], retry_after=ending.get("retry_after")
+        code = ErrorCode(ending["error_code"])
+        retry_after = ending.get("retry_after")
+        # The provider refusing the server's key is a gateway failure, not the caller's 401.
+        error = (
+            ApiError(code, ending["error"], status=502, retry_after=retry_after)
+            if code == ErrorCode.AUTH
+            else ChatError(code, ending["error"], retry_after=retry_after)
         )
         answer["finish_reason"] = "error"
         return error_response(error, conversation_id=conversation_id, message=answer)

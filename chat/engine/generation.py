@@ -181,7 +181,11 @@ class Generation:
             content=content,
             finish_reason=outcome.finish_reason,
             input_tokens=self._input_tokens,
-            output_tokens=self._output_tokens,
+            # Providers report usage at the end; a stopped or cut answer gets none. Each text
+            # chunk is about one token with every provider we speak, so count those instead.
+            output_tokens=(
+                self._output_tokens if self._output_tokens is not None else len(self._parts) or None
+            ),
             ttft_ms=self._ttft_ms,
             duration_ms=duration_ms,
             error_code=error.code.value if error else "",
