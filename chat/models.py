@@ -65,6 +65,9 @@ class ModelConfig(models.Model):
         default=20, help_text="How many earlier messages are sent upstream with a new one."
     )
     enabled = models.BooleanField(default=True, help_text="Disabled models are hidden from users.")
+    version = models.PositiveIntegerField(
+        default=1, editable=False, help_text="Counts saves; each answer records the one it used."
+    )
     is_default = models.BooleanField(default=False, help_text="Used when a request names no model.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -108,6 +111,11 @@ class ModelConfig(models.Model):
 
     def save(self, *args: object, **kwargs: object) -> None:
         with transaction.atomic():
+            if self.pk is not None:
+                self.version = (
+                    ModelConfig.objects.filter(pk=self.pk).values_list("version", flat=True).first()
+                    or 0
+                ) + 1
             if self.is_default:
                 ModelConfig.objects.filter(is_default=True).exclude(pk=self.pk).update(
                     is_default=False
@@ -117,9 +125,15 @@ class ModelConfig(models.Model):
 
 class Conversation(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # A signed-in user, or an anonymous browser session (an id kept in its session data).
     owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="conversations",
     )
+    anonymous_id = models.CharField(max_length=64, blank=True, db_index=True)
     title = models.CharField(max_length=200, blank=True)
     model_config = models.ForeignKey(
         ModelConfig, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -130,6 +144,15 @@ class Conversation(models.Model):
     class Meta:
         ordering = ["-updated_at"]
         indexes = [models.Index(fields=["owner", "-updated_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(owner__isnull=False, anonymous_id="")
+                    | models.Q(owner__isnull=True) & ~models.Q(anonymous_id="")
+                ),
+                name="conversation_has_one_owner",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title or str(self.id)
@@ -174,6 +197,13 @@ class Message(models.Model):
     error_code = models.CharField(max_length=40, blank=True)
     error_message = models.TextField(blank=True)
     upstream_request_id = models.CharField(max_length=200, blank=True)
+    model_config_version = models.PositiveIntegerField(null=True, blank=True)
+    # The worker running the generation: if it dies, its answers are finalised for it.
+    worker_id = models.CharField(max_length=64, blank=True)
+    # Whether a subscriber was connected when the answer ended, and how many times
+    # clients reconnected to follow it (resumes).
+    client_connected = models.BooleanField(null=True, blank=True)
+    reconnect_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -232,3 +262,16 @@ class ApiKey(models.Model):
             key_hash=hash_api_key(plain),
         )
         return key, plain
+
+
+class Worker(models.Model):
+    """A server process running generations; it proves it is alive by its heartbeat."""
+
+    id = models.CharField(primary_key=True, max_length=64)
+    hostname = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField(auto_now_add=True)
+    last_seen = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.hostname}:{self.pid}"

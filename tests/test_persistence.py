@@ -12,6 +12,7 @@ from django.test import override_settings
 from chat.engine import runtime, store
 from chat.engine.store import FinalState
 from chat.models import Conversation, Message, Status
+from chat.owners import Owner
 from tests.asgi import AsgiClient
 from tests.conftest import MakeModel
 from tests.fake_upstream import FakeUpstream, Scenario
@@ -194,7 +195,7 @@ async def test_stop_before_the_relay_starts_still_finalises_once(
 ) -> None:
     await make_model(Scenario(hang_after=0))
     generation = await runtime.start_generation(
-        user_id=user.pk, text="hi", conversation_id=None, model_name=None
+        owner=Owner.user(user.pk), text="hi", conversation_id=None, model_name=None
     )
     # Stop before the task had a chance to run: nothing may be left pending.
     assert generation.stop(runtime.StopReason.USER)

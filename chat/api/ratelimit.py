@@ -1,4 +1,4 @@
-"""Requests per user per minute, counted in the cache (shared through Redis when set)."""
+"""Requests per owner per minute, counted in the cache (shared through Redis when set)."""
 
 from __future__ import annotations
 
@@ -8,17 +8,18 @@ from django.conf import settings
 from django.core.cache import cache
 
 from chat.errors import ChatError, ErrorCode
+from chat.owners import Owner
 
 WINDOW_SECONDS = 60
 
 
-async def enforce_rate_limit(user_id: int) -> None:
+async def enforce_rate_limit(owner: Owner) -> None:
     limit = settings.CHAT_RATE_LIMIT_PER_MINUTE
     if limit <= 0:
         return
     now = time.time()
     window = int(now // WINDOW_SECONDS)
-    key = f"chat:rate:{user_id}:{window}"
+    key = f"chat:rate:{owner.key}:{window}"
     # add() creates the counter only if missing, so incr() below is atomic across workers.
     await cache.aadd(key, 0, timeout=WINDOW_SECONDS + 5)
     count = await cache.aincr(key)

@@ -9,6 +9,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from chat import conversations as conversations_store
 from chat.api.auth import authenticate
 from chat.api.errors import ApiError, api_endpoint, error_response
 from chat.api.payloads import ChatPayload, chat_payload
@@ -20,19 +21,28 @@ from chat.engine.generation import Generation, StopReason
 from chat.errors import ChatError, ErrorCode
 from chat.eventlog import event_log, follow
 from chat.events import EventType
-from chat.models import UNFINISHED_STATUSES, Conversation, Message, ModelConfig
+from chat.models import ModelConfig
+from chat.owners import Owner
 
 # How long POST .../stop waits for the generation to write its final state.
 STOP_WAIT_SECONDS = 5.0
 CONVERSATION_PAGE_MAX = 200
 
+owned_message = database_sync_to_async(conversations_store.owned_message)
+conversation_page = database_sync_to_async(conversations_store.conversation_page)
+delete_conversation = database_sync_to_async(conversations_store.delete_conversation)
+
+
+async def authenticated_owner(request: HttpRequest) -> Owner:
+    return Owner.user((await authenticate(request)).pk)
+
 
 async def start(request: HttpRequest) -> tuple[ChatPayload, Generation]:
-    user = await authenticate(request)
+    owner = await authenticated_owner(request)
     payload = chat_payload(request)
-    await enforce_rate_limit(user.pk)
+    await enforce_rate_limit(owner)
     generation = await runtime.start_generation(
-        user_id=user.pk,
+        owner=owner,
         text=payload.message,
         conversation_id=payload.conversation_id,
         model_name=payload.model,
@@ -109,14 +119,6 @@ async def whole_answer(generation: Generation) -> JsonResponse:
     )
 
 
-@database_sync_to_async
-def owned_message(user_id: int, message_id: uuid.UUID) -> Message:
-    message = Message.objects.filter(pk=message_id, conversation__owner_id=user_id).first()
-    if message is None:
-        raise ChatError(ErrorCode.NOT_FOUND, "Message not found.")
-    return message
-
-
 async def wait_until_finished(key: str, seconds: float) -> None:
     try:
         async with asyncio.timeout(seconds):
@@ -128,13 +130,13 @@ async def wait_until_finished(key: str, seconds: float) -> None:
 
 @api_endpoint("POST")
 async def stop_message(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
-    user = await authenticate(request)
-    await owned_message(user.pk, message_id)
+    owner = await authenticated_owner(request)
+    await owned_message(owner, message_id)
     key = str(message_id)
     stopped = runtime.stop(key, StopReason.USER)
     if stopped:
         await wait_until_finished(key, STOP_WAIT_SECONDS)
-    message = await owned_message(user.pk, message_id)
+    message = await owned_message(owner, message_id)
     return JsonResponse({"stopped": stopped, "message": message_json(message)})
 
 
@@ -145,21 +147,8 @@ def enabled_models() -> list[dict[str, Any]]:
 
 @api_endpoint("GET")
 async def models(request: HttpRequest) -> HttpResponse:
-    await authenticate(request)
+    await authenticated_owner(request)
     return JsonResponse({"models": await enabled_models()})
-
-
-@database_sync_to_async
-def conversation_page(user_id: int, limit: int, offset: int) -> dict[str, Any]:
-    rows = list(
-        Conversation.objects.filter(owner_id=user_id)
-        .select_related("model_config")
-        .order_by("-updated_at")[offset : offset + limit + 1]
-    )
-    return {
-        "conversations": [conversation_summary_json(c) for c in rows[:limit]],
-        "has_more": len(rows) > limit,
-    }
 
 
 def query_int(request: HttpRequest, name: str, default: int, maximum: int) -> int:
@@ -177,44 +166,29 @@ def query_int(request: HttpRequest, name: str, default: int, maximum: int) -> in
 
 @api_endpoint("GET")
 async def conversations(request: HttpRequest) -> HttpResponse:
-    user = await authenticate(request)
+    owner = await authenticated_owner(request)
     limit = query_int(request, "limit", 50, CONVERSATION_PAGE_MAX)
     offset = query_int(request, "offset", 0, 10**9)
-    return JsonResponse(await conversation_page(user.pk, limit, offset))
+    rows, has_more = await conversation_page(owner, limit, offset)
+    return JsonResponse(
+        {"conversations": [conversation_summary_json(c) for c in rows], "has_more": has_more}
+    )
 
 
 @database_sync_to_async
-def conversation_detail(user_id: int, conversation_id: uuid.UUID) -> dict[str, Any]:
-    conversation = (
-        Conversation.objects.filter(pk=conversation_id, owner_id=user_id)
-        .select_related("model_config")
-        .first()
-    )
-    if conversation is None:
-        raise ChatError(ErrorCode.NOT_FOUND, "Conversation not found.")
+def conversation_detail(owner: Owner, conversation_id: uuid.UUID) -> dict[str, Any]:
+    conversation = conversations_store.owned_conversation(owner, conversation_id)
     return {
         **conversation_summary_json(conversation),
-        "messages": [message_json(m) for m in conversation.messages.all()],
+        "messages": [message_json(m) for m in conversations_store.messages_of(conversation)],
     }
-
-
-@database_sync_to_async
-def delete_conversation(user_id: int, conversation_id: uuid.UUID) -> list[str]:
-    """Delete, returning the ids of answers that were still being generated."""
-    conversation = Conversation.objects.filter(pk=conversation_id, owner_id=user_id).first()
-    if conversation is None:
-        raise ChatError(ErrorCode.NOT_FOUND, "Conversation not found.")
-    unfinished = conversation.messages.filter(status__in=UNFINISHED_STATUSES)
-    running_ids = [str(pk) for pk in unfinished.values_list("pk", flat=True)]
-    conversation.delete()
-    return running_ids
 
 
 @api_endpoint("GET", "DELETE")
 async def conversation(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
-    user = await authenticate(request)
+    owner = await authenticated_owner(request)
     if request.method == "DELETE":
-        for message_id in await delete_conversation(user.pk, conversation_id):
+        for message_id in await delete_conversation(owner, conversation_id):
             runtime.stop(message_id, StopReason.USER)
         return HttpResponse(status=204)
-    return JsonResponse(await conversation_detail(user.pk, conversation_id))
+    return JsonResponse(await conversation_detail(owner, conversation_id))

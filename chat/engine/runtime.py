@@ -4,28 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import os
+import socket
 import uuid
 
 from chat.engine import store
 from chat.engine.generation import Generation, StopReason
+from chat.engine.store import Turn
 from chat.eventlog import event_log
+from chat.owners import Owner
+
+__all__ = ["WORKER_ID", "Generation", "StopReason", "launch", "running", "start_generation"]
+
+# This process, as recorded on the answers it runs.
+WORKER_ID = f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 
 # Running generations of this process, by assistant message id. A generation removes
 # itself when its task ends, so nothing outlives the stream it serves.
 _running: dict[str, Generation] = {}
 
 
-async def start_generation(
-    *, user_id: int, text: str, conversation_id: uuid.UUID | None, model_name: str | None
-) -> Generation:
-    """Save the user's message, then run the answer as a task of its own.
-
-    Raises ChatError (NOT_FOUND for a foreign conversation or an unknown model) before
-    anything is written.
-    """
-    turn = await store.prepare_turn(
-        user_id=user_id, text=text, conversation_id=conversation_id, model_name=model_name
-    )
+async def launch(turn: Turn) -> Generation:
+    """Run a prepared turn's answer as a task of its own."""
     generation = Generation(turn, event_log())
     await generation.announce()
     # A fresh context: the task outlives the request that started it, and must not carry
@@ -36,6 +36,34 @@ async def start_generation(
     _running[generation.key] = generation
     generation.task.add_done_callback(lambda _task: _running.pop(generation.key, None))
     return generation
+
+
+async def start_generation(
+    *, owner: Owner, text: str, conversation_id: uuid.UUID | None, model_name: str | None
+) -> Generation:
+    """Save the user's message, then answer it.
+
+    Raises ChatError (NOT_FOUND for a foreign conversation or an unknown model) before
+    anything is written.
+    """
+    turn = await store.prepare_turn(
+        owner=owner,
+        text=text,
+        conversation_id=conversation_id,
+        model_name=model_name,
+        worker_id=WORKER_ID,
+    )
+    return await launch(turn)
+
+
+async def rerun_generation(
+    *, owner: Owner, message_id: uuid.UUID, text: str | None, model_name: str | None
+) -> Generation:
+    """Regenerate an answer, or resend an edited user message; later messages are replaced."""
+    turn = await store.prepare_rerun(
+        owner=owner, message_id=message_id, text=text, model_name=model_name, worker_id=WORKER_ID
+    )
+    return await launch(turn)
 
 
 def running(message_id: str) -> Generation | None:

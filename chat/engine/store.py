@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from chat.errors import ChatError, ErrorCode
 from chat.models import UNFINISHED_STATUSES, Conversation, Message, ModelConfig, Role, Status
+from chat.owners import Owner
 from chat.providers.base import ChatMessage, ProviderRequest
 
 TITLE_LENGTH = 60
@@ -72,12 +73,13 @@ def resolve_model(name: str | None, conversation: Conversation | None) -> ModelC
     return config
 
 
-def history_before(conversation: Conversation, limit: int) -> list[ChatMessage]:
-    """The last `limit` messages with text; an answer still streaming is not history yet."""
+def history_before(conversation: Conversation, position: int, limit: int) -> list[ChatMessage]:
+    """The last `limit` messages with text before `position`; an answer still streaming
+    is not history yet."""
     if limit == 0:
         return []
     rows = (
-        Message.objects.filter(conversation=conversation)
+        Message.objects.filter(conversation=conversation, position__lt=position)
         .exclude(content="")
         .exclude(status__in=UNFINISHED_STATUSES)
         .order_by("-position")
@@ -86,48 +88,27 @@ def history_before(conversation: Conversation, limit: int) -> list[ChatMessage]:
     return [ChatMessage(role, content) for role, content in reversed(rows)]
 
 
-@database_sync_to_async
-def prepare_turn(
-    *, user_id: int, text: str, conversation_id: uuid.UUID | None, model_name: str | None
+def new_answer(
+    conversation: Conversation, user_message: Message, config: ModelConfig, worker_id: str
 ) -> Turn:
-    """Save the user's message and an empty assistant message, in one transaction."""
-    with transaction.atomic():
-        conversation: Conversation | None = None
-        if conversation_id is not None:
-            conversation = (
-                Conversation.objects.select_for_update()
-                .filter(pk=conversation_id, owner_id=user_id)
-                .first()
-            )
-            if conversation is None:
-                raise ChatError(ErrorCode.NOT_FOUND, "Conversation not found.")
-        config = resolve_model(model_name, conversation)
-        if conversation is None:
-            conversation = Conversation.objects.create(
-                owner_id=user_id, title=title_from(text), model_config=config
-            )
-            history: list[ChatMessage] = []
-            position = 0
-        else:
-            history = history_before(conversation, config.history_limit)
-            last = conversation.messages.aggregate(last=Max("position"))["last"]
-            position = 0 if last is None else last + 1
-            conversation.model_config = config
-            conversation.save(update_fields=["model_config", "updated_at"])
-        user_message = Message.objects.create(
-            conversation=conversation, role=Role.USER, content=text, position=position
-        )
-        assistant_message = Message.objects.create(
-            conversation=conversation,
-            role=Role.ASSISTANT,
-            status=Status.PENDING,
-            position=position + 1,
-            model_config=config,
-            model_name=config.name,
-        )
+    """Create the empty assistant message after `user_message` and fix the turn's context."""
+    history = history_before(conversation, user_message.position, config.history_limit)
+    answer = Message.objects.create(
+        conversation=conversation,
+        role=Role.ASSISTANT,
+        status=Status.PENDING,
+        position=user_message.position + 1,
+        model_config=config,
+        model_name=config.name,
+        model_config_version=config.version,
+        worker_id=worker_id,
+    )
+    if conversation.model_config_id != config.pk:
+        conversation.model_config = config
+    conversation.save(update_fields=["model_config", "updated_at"])
     request = ProviderRequest(
         model=config.upstream_model or config.name,
-        messages=(*history, ChatMessage(Role.USER, text)),
+        messages=(*history, ChatMessage(Role.USER, user_message.content)),
         system=config.system_prompt,
         max_tokens=config.max_tokens,
         temperature=config.temperature,
@@ -138,11 +119,94 @@ def prepare_turn(
     return Turn(
         conversation_id=conversation.pk,
         user_message_id=user_message.pk,
-        assistant_message_id=assistant_message.pk,
+        assistant_message_id=answer.pk,
         model_name=config.name,
         provider=config.provider,
         request=request,
     )
+
+
+def locked_conversation(owner: Owner, conversation_id: uuid.UUID) -> Conversation:
+    conversation = owner.conversations().select_for_update().filter(pk=conversation_id).first()
+    if conversation is None:
+        raise ChatError(ErrorCode.NOT_FOUND, "Conversation not found.")
+    return conversation
+
+
+@database_sync_to_async
+def prepare_turn(
+    *,
+    owner: Owner,
+    text: str,
+    conversation_id: uuid.UUID | None,
+    model_name: str | None,
+    worker_id: str = "",
+) -> Turn:
+    """Save the user's message and an empty assistant message, in one transaction."""
+    with transaction.atomic():
+        conversation = (
+            locked_conversation(owner, conversation_id) if conversation_id is not None else None
+        )
+        config = resolve_model(model_name, conversation)
+        if conversation is None:
+            conversation = Conversation.objects.create(
+                **owner.fields(), title=title_from(text), model_config=config
+            )
+            position = 0
+        else:
+            last = conversation.messages.aggregate(last=Max("position"))["last"]
+            position = 0 if last is None else last + 1
+        user_message = Message.objects.create(
+            conversation=conversation, role=Role.USER, content=text, position=position
+        )
+        return new_answer(conversation, user_message, config, worker_id)
+
+
+@database_sync_to_async
+def prepare_rerun(
+    *,
+    owner: Owner,
+    message_id: uuid.UUID,
+    text: str | None,
+    model_name: str | None,
+    worker_id: str = "",
+) -> Turn:
+    """Answer a user message again: everything after it is replaced (no branches yet).
+
+    `message_id` is the user message to resend (with `text`, edited) or the answer to
+    regenerate (then the user message before it is resent as it was).
+    """
+    with transaction.atomic():
+        target = owner.messages().filter(pk=message_id).first()
+        if target is None:
+            raise ChatError(ErrorCode.NOT_FOUND, "Message not found.")
+        conversation = locked_conversation(owner, target.conversation_id)
+        if target.role == Role.ASSISTANT:
+            if text is not None:
+                raise ChatError(ErrorCode.BAD_REQUEST, "Only your own messages can be edited.")
+            user_message = (
+                conversation.messages.filter(role=Role.USER, position__lt=target.position)
+                .order_by("-position")
+                .first()
+            )
+            if user_message is None:
+                raise ChatError(ErrorCode.BAD_REQUEST, "There is no question to answer again.")
+        else:
+            user_message = target
+        later = conversation.messages.filter(position__gt=user_message.position)
+        if later.filter(status__in=UNFINISHED_STATUSES).exists():
+            raise ChatError(
+                ErrorCode.BAD_REQUEST, "An answer is still being generated: stop it first."
+            )
+        later.delete()
+        if text is not None and text != user_message.content:
+            user_message.content = text
+            user_message.save(update_fields=["content"])
+            if user_message.position == 0:
+                conversation.title = title_from(text)
+                conversation.save(update_fields=["title"])
+        config = resolve_model(model_name, conversation)
+        return new_answer(conversation, user_message, config, worker_id)
 
 
 def in_thread_pool(func: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:

@@ -1,0 +1,232 @@
+"""Anthropic Messages: request validation, error bodies and the streaming events."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from typing import Any
+
+from tests.fake_upstream.http11 import Response
+from tests.fake_upstream.scenarios import Failure, Scenario, count_words, last_user_text
+from tests.fake_upstream.sse import SseFramer, compact_json, json_string
+
+NAME = "anthropic"
+REQUEST_ID_HEADER = "request-id"
+DEFAULT_STOP_REASON = "end_turn"
+MIDSTREAM_ERROR_MESSAGE = "Overloaded"
+
+_ID_ALPHABET = string.ascii_letters + string.digits
+
+# (error type, default message) per status; 529 is Anthropic's own "overloaded" status.
+_ERRORS: dict[int, tuple[str, str]] = {
+    400: ("invalid_request_error", "Invalid request."),
+    401: ("authentication_error", "invalid x-api-key"),
+    403: (
+        "permission_error",
+        "Your API key does not have permission to use the specified resource.",
+    ),
+    404: ("not_found_error", "The requested resource could not be found."),
+    413: ("request_too_large", "Request exceeds the maximum allowed number of bytes."),
+    429: (
+        "rate_limit_error",
+        "Number of requests has exceeded your rate limit. Please try again later.",
+    ),
+    500: ("api_error", "Internal server error"),
+    529: ("overloaded_error", "Overloaded"),
+}
+
+
+def _random_id(length: int) -> str:
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(length))
+
+
+def new_request_id() -> str:
+    return f"req_{_random_id(24)}"
+
+
+def error_response(
+    status: int,
+    error_type: str,
+    message: str,
+    headers: list[tuple[str, str]] | None = None,
+) -> Response:
+    return Response.json(
+        status,
+        {"type": "error", "error": {"type": error_type, "message": message}},
+        headers,
+    )
+
+
+def failure_response(failure: Failure) -> Response:
+    error_type, default_message = _ERRORS.get(
+        failure.status,
+        ("api_error" if failure.status >= 500 else "invalid_request_error", "Error."),
+    )
+    headers: list[tuple[str, str]] = []
+    if failure.retry_after is not None:
+        headers.append(("retry-after", failure.retry_after))
+    if failure.retry_after_ms is not None:
+        headers.append(("retry-after-ms", failure.retry_after_ms))
+    return error_response(failure.status, error_type, failure.message or default_message, headers)
+
+
+def not_found(message: str) -> Response:
+    return error_response(404, "not_found_error", message)
+
+
+def invalid_json() -> Response:
+    return error_response(
+        400,
+        "invalid_request_error",
+        "There was an error parsing the body of your request.",
+    )
+
+
+def check_auth(headers: dict[str, str], required_key: str | None) -> Response | None:
+    if required_key is None:
+        return None
+    key = headers.get("x-api-key", "")
+    if not key:
+        return error_response(401, "authentication_error", "x-api-key header is required")
+    if key != required_key:
+        return error_response(401, "authentication_error", "invalid x-api-key")
+    return None
+
+
+def validate(headers: dict[str, str], body: dict[str, Any]) -> Response | None:
+    if not headers.get("anthropic-version"):
+        return error_response(400, "invalid_request_error", "anthropic-version: header is required")
+    for required in ("model", "max_tokens", "messages"):
+        if required not in body:
+            return error_response(400, "invalid_request_error", f"{required}: Field required")
+    if not isinstance(body["model"], str):
+        return error_response(400, "invalid_request_error", "model: Input should be a valid string")
+    if not isinstance(body["max_tokens"], int) or body["max_tokens"] < 1:
+        return error_response(
+            400,
+            "invalid_request_error",
+            "max_tokens: Input should be a valid integer >= 1",
+        )
+    if not isinstance(body["messages"], list):
+        return error_response(
+            400, "invalid_request_error", "messages: Input should be a valid list"
+        )
+    return None
+
+
+def wants_stream(body: dict[str, Any]) -> bool:
+    return body.get("stream") is True
+
+
+def prompt_text(body: dict[str, Any]) -> str:
+    return last_user_text(body["messages"])
+
+
+def input_words(body: dict[str, Any]) -> int:
+    return count_words(body["messages"], body.get("system"))
+
+
+class AnthropicStream:
+    """The named SSE events of one stream, with a pre-encoded delta template."""
+
+    def __init__(
+        self,
+        framer: SseFramer,
+        body: dict[str, Any],
+        scenario: Scenario,
+        usage: tuple[int, int],
+    ) -> None:
+        self._framer = framer
+        self._model: str = body["model"]
+        self._usage = usage
+        self._stop_reason = scenario.finish_reason or DEFAULT_STOP_REASON
+        self._delta_open = (
+            framer.event_prefix
+            + b"content_block_delta"
+            + framer.eol
+            + framer.data_prefix
+            + b'{"type":"content_block_delta","index":0,'
+            + b'"delta":{"type":"text_delta","text":'
+        )
+        self._delta_close = b"}}" + framer.data_suffix
+
+    def _event(self, name: str, payload: dict[str, Any]) -> bytes:
+        return self._framer.named_event(name.encode(), compact_json(payload))
+
+    def prelude(self) -> list[bytes]:
+        input_tokens, _ = self._usage
+        message = {
+            "id": f"msg_{_random_id(24)}",
+            "type": "message",
+            "role": "assistant",
+            "content": [],
+            "model": self._model,
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": input_tokens, "output_tokens": 1},
+        }
+        return [
+            self._event("message_start", {"type": "message_start", "message": message}),
+            self._event(
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "text", "text": ""},
+                },
+            ),
+            # The real API spells this one with a space after the colon.
+            self._framer.named_event(b"ping", b'{"type": "ping"}'),
+        ]
+
+    def token(self, text: str) -> bytes:
+        return self._delta_open + json_string(text) + self._delta_close
+
+    def empty_delta(self) -> bytes:
+        return self.token("")
+
+    def finish(self) -> list[bytes]:
+        _, output_tokens = self._usage
+        return [
+            self._event("content_block_stop", {"type": "content_block_stop", "index": 0}),
+            self._event(
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": self._stop_reason, "stop_sequence": None},
+                    "usage": {"output_tokens": output_tokens},
+                },
+            ),
+            self._event("message_stop", {"type": "message_stop"}),
+        ]
+
+    def midstream_error(self) -> list[bytes]:
+        error = {
+            "type": "error",
+            "error": {"type": "overloaded_error", "message": MIDSTREAM_ERROR_MESSAGE},
+        }
+        return [self._event("error", error)]
+
+
+def event_source(
+    framer: SseFramer, body: dict[str, Any], scenario: Scenario, usage: tuple[int, int]
+) -> AnthropicStream:
+    return AnthropicStream(framer, body, scenario, usage)
+
+
+def complete_response(
+    body: dict[str, Any], scenario: Scenario, tokens: list[str], usage: tuple[int, int]
+) -> Response:
+    """The non-streaming Message object, for clients that do not ask for a stream."""
+    input_tokens, output_tokens = usage
+    payload = {
+        "id": f"msg_{_random_id(24)}",
+        "type": "message",
+        "role": "assistant",
+        "model": body["model"],
+        "content": [{"type": "text", "text": "".join(tokens)}],
+        "stop_reason": scenario.finish_reason or DEFAULT_STOP_REASON,
+        "stop_sequence": None,
+        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+    }
+    return Response.json(200, payload)
