@@ -366,7 +366,7 @@ async def test_openai_failures_are_consumed_in_order_then_the_stream_succeeds(
     assert rate_limited.json() == {
         "error": {
             "message": "slow down",
-            "type": "rate_limit_exceeded",
+            "type": "requests",
             "param": None,
             "code": "rate_limit_exceeded",
         }
