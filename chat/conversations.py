@@ -64,3 +64,10 @@ def delete_conversation(owner: Owner, conversation_id: uuid.UUID) -> list[str]:
     running_ids = [str(pk) for pk in unfinished.values_list("pk", flat=True)]
     conversation.delete()
     return running_ids
+
+
+def unfinished_answer_ids(owner: Owner, conversation_id: uuid.UUID) -> list[str]:
+    """Answers of the conversation still being generated, oldest first."""
+    conversation = owned_conversation(owner, conversation_id)
+    rows = conversation.messages.filter(status__in=UNFINISHED_STATUSES).order_by("position")
+    return [str(pk) for pk in rows.values_list("pk", flat=True)]

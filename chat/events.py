@@ -40,6 +40,11 @@ class Event:
             )
         return self._json
 
+    def tagged_json(self, message_id: str) -> str:
+        """The JSON with the answer's id and the sequence number, for feeds that carry the
+        events of several answers (a conversation's feed, the WebSocket)."""
+        return f'{{"message_id":"{message_id}","seq":{self.seq},{self.json[1:]}'
+
     @property
     def terminal(self) -> bool:
         return self.type in TERMINAL_TYPES

@@ -211,3 +211,6 @@ LLM_RETRY_MAX_WAIT_SECONDS = env_float("LLM_RETRY_MAX_WAIT_SECONDS", 20.0)
 CHAT_EVENT_LOG_TTL_SECONDS = env_float("CHAT_EVENT_LOG_TTL_SECONDS", 300.0)
 # At most this many finished logs are kept in memory (the oldest go first).
 CHAT_EVENT_LOG_MAX_FINISHED = env_int("CHAT_EVENT_LOG_MAX_FINISHED", 1000)
+
+# Chat without an account; anonymous conversations belong to the browser session.
+CHAT_ALLOW_ANONYMOUS = env_bool("CHAT_ALLOW_ANONYMOUS", DEBUG)

@@ -8,9 +8,10 @@ client that went away.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -62,9 +63,15 @@ class Response:
 class Stream:
     """A request sent to the application: await its response, read chunks, or hang up."""
 
-    def __init__(self, communicator: ApplicationCommunicator) -> None:
+    def __init__(
+        self,
+        communicator: ApplicationCommunicator,
+        on_start: Callable[[Stream], None] | None = None,
+    ) -> None:
         self._communicator = communicator
+        self.on_start = on_start
         self.status = 0
+        self.raw_headers: list[tuple[str, str]] = []
         self.headers: dict[str, str] = {}
         self.chunks: list[bytes] = []
         self.started = False
@@ -76,8 +83,11 @@ class Stream:
         start = await self._communicator.receive_output(timeout)
         assert start["type"] == "http.response.start", start
         self.status = start["status"]
-        self.headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+        self.raw_headers = [(k.decode().lower(), v.decode()) for k, v in start["headers"]]
+        self.headers = dict(self.raw_headers)
         self.started = True
+        if self.on_start is not None:
+            self.on_start(self)
 
     async def next_chunk(self, timeout: float = TIMEOUT) -> bytes | None:
         await self.response_start(timeout)
@@ -118,13 +128,27 @@ class Stream:
 
 
 class AsgiClient:
+    """Keeps cookies the application sets, as a browser would."""
+
     def __init__(self, application: Any, headers: dict[str, str] | None = None) -> None:
         self.application = application
         self.default_headers = headers or {}
+        self.cookies: dict[str, str] = {}
+
+    def remember_cookies(self, stream: Stream) -> None:
+        for name, value in stream.raw_headers:
+            if name == "set-cookie":
+                cookie = SimpleCookie()
+                cookie.load(value)
+                for key, morsel in cookie.items():
+                    self.cookies[key] = morsel.value
 
     def _scope(self, method: str, url: str, headers: dict[str, str]) -> dict[str, Any]:
         parts = urlsplit(url)
         merged = {"host": "testserver", **self.default_headers, **headers}
+        if self.cookies:
+            jar = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+            merged["cookie"] = f"{merged['cookie']}; {jar}" if "cookie" in merged else jar
         return {
             "type": "http",
             "asgi": {"version": "3.0"},
@@ -164,7 +188,7 @@ class AsgiClient:
         payload = self._body(json, body, headers)
         communicator = ApplicationCommunicator(self.application, self._scope(method, url, headers))
         await communicator.send_input({"type": "http.request", "body": payload, "more_body": False})
-        stream = Stream(communicator)
+        stream = Stream(communicator, on_start=self.remember_cookies)
         try:
             yield stream
         finally:

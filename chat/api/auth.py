@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest
 from django.middleware.csrf import CsrfViewMiddleware
@@ -13,6 +15,7 @@ from django.utils import timezone
 from chat.api.errors import ApiError
 from chat.errors import ChatError, ErrorCode
 from chat.models import ApiKey, hash_api_key
+from chat.owners import Owner
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # last_used_at is a hint for admins, not an audit log: at most one write per key per window.
@@ -44,7 +47,33 @@ def csrf_failure_reason(request: HttpRequest) -> str | None:
     return getattr(response, "reason_phrase", None) or "CSRF check failed."
 
 
-async def authenticate(request: HttpRequest) -> AbstractBaseUser:
+ANONYMOUS_SESSION_KEY = "chat_anonymous_id"
+
+
+async def anonymous_id(request: HttpRequest, *, create: bool) -> str | None:
+    """This browser session's anonymous owner id; made on first use if `create`."""
+    existing = await request.session.aget(ANONYMOUS_SESSION_KEY)
+    if existing is None and create:
+        existing = uuid.uuid4().hex
+        await request.session.aset(ANONYMOUS_SESSION_KEY, existing)
+    return existing
+
+
+def require_csrf(request: HttpRequest) -> None:
+    if request.method not in SAFE_METHODS and csrf_failure_reason(request):
+        raise ApiError(
+            ErrorCode.AUTH,
+            "CSRF check failed: send the X-CSRFToken header with the csrftoken cookie.",
+            status=403,
+        )
+
+
+async def request_owner(request: HttpRequest, *, create_anonymous: bool = False) -> Owner:
+    """Who is calling: an API key's user, the signed-in user, or an anonymous session.
+
+    Session callers (signed in or anonymous) must pass the CSRF check for writes.
+    Anonymous sessions count only while CHAT_ALLOW_ANONYMOUS is on.
+    """
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
@@ -53,16 +82,14 @@ async def authenticate(request: HttpRequest) -> AbstractBaseUser:
         user = await user_for_api_key(token.strip())
         if user is None:
             raise ChatError(ErrorCode.AUTH, "The API key is not valid.")
-        return user
+        return Owner.user(user.pk)
     user = await request.auser()
-    if not user.is_authenticated:
-        raise ChatError(
-            ErrorCode.AUTH, "Sign in, or send an API key as 'Authorization: Bearer <key>'."
-        )
-    if request.method not in SAFE_METHODS and csrf_failure_reason(request):
-        raise ApiError(
-            ErrorCode.AUTH,
-            "CSRF check failed: send the X-CSRFToken header with the csrftoken cookie.",
-            status=403,
-        )
-    return user
+    if user.is_authenticated:
+        require_csrf(request)
+        return Owner.user(user.pk)
+    if settings.CHAT_ALLOW_ANONYMOUS:
+        anonymous = await anonymous_id(request, create=create_anonymous)
+        if anonymous is not None:
+            require_csrf(request)
+            return Owner.anonymous(anonymous)
+    raise ChatError(ErrorCode.AUTH, "Sign in, or send an API key as 'Authorization: Bearer <key>'.")

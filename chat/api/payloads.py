@@ -74,23 +74,41 @@ def message_text(payload: dict[str, Any]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class ChatPayload:
-    message: str
-    conversation_id: uuid.UUID | None
+class AnswerOptions:
     model: str | None
     stream: bool
+    # A resumable stream's answer survives its client leaving (browser flow); otherwise a
+    # disconnect stops the answer.
     resumable: bool
 
 
-def chat_payload(request: HttpRequest) -> ChatPayload:
-    payload = json_body(request)
+def answer_options(payload: dict[str, Any]) -> AnswerOptions:
     model = payload.get("model")
     if model is not None and (not isinstance(model, str) or not model.strip()):
         raise bad_request("model must be a model name (see GET /api/v1/models).")
-    return ChatPayload(
-        message=message_text(payload),
-        conversation_id=optional_uuid(payload, "conversation_id"),
+    return AnswerOptions(
         model=model.strip() if model else None,
         stream=optional_bool(payload, "stream"),
         resumable=optional_bool(payload, "resumable"),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ChatPayload:
+    message: str
+    conversation_id: uuid.UUID | None
+    options: AnswerOptions
+
+
+def chat_payload(request: HttpRequest) -> ChatPayload:
+    payload = json_body(request)
+    return ChatPayload(
+        message=message_text(payload),
+        conversation_id=optional_uuid(payload, "conversation_id"),
+        options=answer_options(payload),
+    )
+
+
+def optional_json_body(request: HttpRequest) -> dict[str, Any]:
+    """A JSON object body, or {} for an empty body."""
+    return json_body(request) if request.body.strip() else {}

@@ -8,7 +8,7 @@ import os
 import socket
 import uuid
 
-from chat.engine import store
+from chat.engine import notices, store
 from chat.engine.generation import Generation, StopReason
 from chat.engine.store import Turn
 from chat.eventlog import event_log
@@ -35,6 +35,7 @@ async def launch(turn: Turn) -> Generation:
     )
     _running[generation.key] = generation
     generation.task.add_done_callback(lambda _task: _running.pop(generation.key, None))
+    await notices.announce_started(turn.conversation_id, generation.key)
     return generation
 
 
@@ -68,6 +69,11 @@ async def rerun_generation(
 
 def running(message_id: str) -> Generation | None:
     return _running.get(message_id)
+
+
+def generation_alive(message_id: str) -> bool:
+    """Whether some worker still runs this answer (one process: this one)."""
+    return message_id in _running
 
 
 def stop(message_id: str, reason: StopReason = StopReason.USER) -> bool:

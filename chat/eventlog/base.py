@@ -23,6 +23,10 @@ class EventLog(ABC):
         """
 
     @abstractmethod
+    async def describe(self, key: str) -> tuple[int, bool] | None:
+        """(last sequence number, whether the log is closed), or None if it is unknown."""
+
+    @abstractmethod
     async def close(self, key: str) -> None:
         """The generation ended: keep the log for late subscribers, then let it expire."""
 

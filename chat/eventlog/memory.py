@@ -64,6 +64,10 @@ class MemoryEventLog(EventLog):
                 log.waiters.remove(waiter)
         return log.events[after:] if len(log.events) > after else None
 
+    async def describe(self, key: str) -> tuple[int, bool] | None:
+        log = self._logs.get(key)
+        return None if log is None else (len(log.events), log.closed)
+
     async def close(self, key: str) -> None:
         log = self._logs.get(key)
         if log is None or log.closed:
