@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import channel_layers
 from django.contrib.auth.models import User
 
 from chat.engine import runtime
@@ -54,6 +55,8 @@ async def settle_generations() -> None:
         await asyncio.gather(*pending, return_exceptions=True)
     await close_http_client()
     event_log.cache_clear()
+    # In-memory channel layers hold queues bound to this test's event loop.
+    channel_layers.backends.clear()
 
 
 @pytest.fixture

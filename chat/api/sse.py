@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
 
-from chat.engine.notices import ConversationNotices
-from chat.engine.subscribe import answer_events
+from chat.engine.subscribe import answer_events, conversation_feed
 from chat.events import Event
 
 # Daphne sends no headers before the first body byte: a comment gets them out at once.
@@ -60,38 +58,17 @@ async def conversation_stream(
     unfinished_answers: Callable[[], Awaitable[list[str]]],
     resume: tuple[str, int] | None = None,
 ) -> AsyncIterator[bytes]:
-    """Every answer of a conversation as it is generated, until the client leaves.
-
-    On connect: the answers still running (from the start, or from `resume`), then each
-    answer started later. Events carry `message_id` and `seq`; the SSE id is both.
-    """
+    """A conversation's feed as SSE: events carry `message_id` and `seq`; the id is both."""
     yield STREAM_OPEN
-    heartbeat = settings.CHAT_HEARTBEAT_SECONDS
-    # Subscribe before looking for running answers, so none can start unseen in between.
-    async with ConversationNotices(conversation_id) as notices:
-        queue: deque[str] = deque()
-        if resume is not None:
-            queue.append(resume[0])
-        queue.extend(await unfinished_answers())
-        followed: set[str] = set()
-        while True:
-            if not queue:
-                started = await notices.next_started(heartbeat)
-                if started is None:
-                    yield PING
-                else:
-                    queue.append(started)
-                continue
-            message_id = queue.popleft()
-            if message_id in followed:
-                continue
-            followed.add(message_id)
-            after = resume[1] if resume is not None and resume[0] == message_id else 0
-            async for batch in answer_events(message_id, after, heartbeat):
-                if batch:
-                    yield b"".join(encode_tagged(message_id, event) for event in batch)
-                else:
-                    yield PING
+    feed = conversation_feed(
+        conversation_id, unfinished_answers, resume, settings.CHAT_HEARTBEAT_SECONDS
+    )
+    async for item in feed:
+        if item is None:
+            yield PING
+        else:
+            message_id, batch = item
+            yield b"".join(encode_tagged(message_id, event) for event in batch)
 
 
 def sse_response(stream: AsyncIterator[bytes]) -> StreamingHttpResponse:

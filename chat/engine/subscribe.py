@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 from enum import Enum
 
 from chat.engine import replay, runtime
+from chat.engine.notices import ConversationNotices
 from chat.eventlog import event_log, follow
 from chat.events import Event
 
@@ -49,3 +51,39 @@ async def answer_events(
     )
     if events:
         yield events
+
+
+async def conversation_feed(
+    conversation_id: str,
+    unfinished_answers: Callable[[], Awaitable[list[str]]],
+    resume: tuple[str, int] | None,
+    heartbeat: float,
+) -> AsyncIterator[tuple[str, list[Event]] | None]:
+    """Every answer of a conversation as it is generated, until the subscriber leaves.
+
+    First the answers still running (from the start, or from `resume` = (message id, seq)),
+    then each answer started later. Yields (message id, batch), or None after `heartbeat`
+    seconds of silence.
+    """
+    # Subscribe before looking for running answers, so none can start unseen in between.
+    async with ConversationNotices(conversation_id) as notices:
+        queue: deque[str] = deque()
+        if resume is not None:
+            queue.append(resume[0])
+        queue.extend(await unfinished_answers())
+        followed: set[str] = set()
+        while True:
+            if not queue:
+                started = await notices.next_started(heartbeat)
+                if started is None:
+                    yield None
+                else:
+                    queue.append(started)
+                continue
+            message_id = queue.popleft()
+            if message_id in followed:
+                continue
+            followed.add(message_id)
+            after = resume[1] if resume is not None and resume[0] == message_id else 0
+            async for batch in answer_events(message_id, after, heartbeat):
+                yield (message_id, batch) if batch else None

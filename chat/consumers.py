@@ -1,0 +1,173 @@
+"""The WebSocket transport: one conversation's feed out, `send`/`stop`/`resume` in.
+
+A thin adapter like the SSE views: the engine runs the answers, the event log carries
+them; this sends the same events (JSON text frames with message_id and seq).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from chat import conversations
+from chat.api.auth import ANONYMOUS_SESSION_KEY
+from chat.api.payloads import message_text
+from chat.api.ratelimit import enforce_rate_limit
+from chat.api.streams import stop_answer
+from chat.engine import runtime
+from chat.engine.subscribe import answer_events, conversation_feed
+from chat.errors import ChatError, ErrorCode
+from chat.owners import Owner
+
+logger = logging.getLogger(__name__)
+
+NEW_CONVERSATION = "new"
+# Close codes in the 4000 range are the application's own (RFC 6455).
+CLOSE_UNAUTHORISED = 4401
+CLOSE_NOT_FOUND = 4404
+
+owned_conversation = database_sync_to_async(conversations.owned_conversation)
+unfinished_answer_ids = database_sync_to_async(conversations.unfinished_answer_ids)
+
+
+@database_sync_to_async
+def anonymous_id_of(session: Any) -> str | None:
+    return session.get(ANONYMOUS_SESSION_KEY) if session is not None else None
+
+
+async def owner_of(scope: dict[str, Any]) -> Owner | None:
+    user = scope.get("user")
+    if user is not None and user.is_authenticated:
+        return Owner.user(user.pk)
+    if settings.CHAT_ALLOW_ANONYMOUS:
+        anonymous = await anonymous_id_of(scope.get("session"))
+        if anonymous:
+            return Owner.anonymous(anonymous)
+    return None
+
+
+class ConversationConsumer(AsyncWebsocketConsumer):
+    owner: Owner
+    conversation_id: uuid.UUID | None
+
+    async def connect(self) -> None:
+        owner = await owner_of(self.scope)
+        if owner is None:
+            await self.close(code=CLOSE_UNAUTHORISED)
+            return
+        self.owner = owner
+        self.tasks: set[asyncio.Task[None]] = set()
+        requested = self.scope["url_route"]["kwargs"]["conversation_id"]
+        self.conversation_id = None
+        if requested != NEW_CONVERSATION:
+            try:
+                self.conversation_id = uuid.UUID(requested)
+                await owned_conversation(owner, self.conversation_id)
+            except (ValueError, ChatError):
+                await self.close(code=CLOSE_NOT_FOUND)
+                return
+        await self.accept()
+        if self.conversation_id is not None:
+            self.spawn(self.send_feed(self.conversation_id))
+
+    async def disconnect(self, code: int) -> None:
+        # Leaving never stops an answer: only the forwarding tasks end.
+        for task in getattr(self, "tasks", ()):
+            task.cancel()
+
+    def spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def send_feed(self, conversation_id: uuid.UUID) -> None:
+        async def unfinished() -> list[str]:
+            return await unfinished_answer_ids(self.owner, conversation_id)
+
+        feed = conversation_feed(
+            str(conversation_id), unfinished, None, settings.CHAT_HEARTBEAT_SECONDS
+        )
+        async for item in feed:
+            if item is not None:
+                message_id, batch = item
+                for event in batch:
+                    await self.send(text_data=event.tagged_json(message_id))
+
+    async def send_answer(self, message_id: str, after: int) -> None:
+        async for batch in answer_events(message_id, after, settings.CHAT_HEARTBEAT_SECONDS):
+            for event in batch:
+                await self.send(text_data=event.tagged_json(message_id))
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            command = json.loads(text_data or "")
+            if not isinstance(command, dict):
+                raise ValueError
+        except ValueError:
+            await self.command_error(ChatError(ErrorCode.BAD_REQUEST, "Send JSON objects."))
+            return
+        handler = {"send": self.on_send, "stop": self.on_stop, "resume": self.on_resume}.get(
+            command.get("type")
+        )
+        if handler is None:
+            await self.command_error(
+                ChatError(ErrorCode.BAD_REQUEST, "type must be send, stop or resume.")
+            )
+            return
+        try:
+            await handler(command)
+        except ChatError as error:
+            await self.command_error(error)
+        except Exception:
+            logger.exception("WebSocket command failed")
+            await self.command_error(ChatError(ErrorCode.INTERNAL, "Internal server error."))
+
+    async def command_error(self, error: ChatError) -> None:
+        await self.send(
+            text_data=json.dumps(
+                {"type": "command_error", "error_code": error.code.value, "error": error.message}
+            )
+        )
+
+    async def on_send(self, command: dict[str, Any]) -> None:
+        text = message_text(command)
+        model = command.get("model")
+        if model is not None and not isinstance(model, str):
+            raise ChatError(ErrorCode.BAD_REQUEST, "model must be a model name.")
+        await enforce_rate_limit(self.owner)
+        generation = await runtime.start_generation(
+            owner=self.owner,
+            text=text,
+            conversation_id=self.conversation_id,
+            model_name=model or None,
+        )
+        if self.conversation_id is None:
+            # The first message made the conversation: watch it from now on. The feed
+            # starts with the answers still running, so this one is not missed.
+            self.conversation_id = generation.turn.conversation_id
+            self.spawn(self.send_feed(self.conversation_id))
+
+    async def on_stop(self, command: dict[str, Any]) -> None:
+        await stop_answer(self.owner, message_uuid(command))
+
+    async def on_resume(self, command: dict[str, Any]) -> None:
+        message_id = message_uuid(command)
+        after = command.get("after", 0)
+        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
+            raise ChatError(ErrorCode.BAD_REQUEST, "after must be a whole number.")
+        await database_sync_to_async(conversations.owned_message)(self.owner, message_id)
+        self.spawn(self.send_answer(str(message_id), after))
+
+
+def message_uuid(command: dict[str, Any]) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(command.get("message_id")))
+    except ValueError as error:
+        raise ChatError(ErrorCode.BAD_REQUEST, "message_id is not a valid id.") from error
