@@ -154,18 +154,22 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# Prefix of every Redis key the site writes (event logs, control, cache, channel layer).
+CHAT_REDIS_PREFIX = os.environ.get("CHAT_REDIS_PREFIX", "chat")
+REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 1000)
 
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{CHAT_REDIS_PREFIX}:asgi"},
         }
     }
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"{CHAT_REDIS_PREFIX}:cache",
         }
     }
 else:
@@ -214,3 +218,11 @@ CHAT_EVENT_LOG_MAX_FINISHED = env_int("CHAT_EVENT_LOG_MAX_FINISHED", 1000)
 
 # Chat without an account; anonymous conversations belong to the browser session.
 CHAT_ALLOW_ANONYMOUS = env_bool("CHAT_ALLOW_ANONYMOUS", DEBUG)
+
+# --- Workers ----------------------------------------------------------------------------------
+# Each worker records a heartbeat this often; an answer whose worker has been silent for
+# CHAT_WORKER_STALE_SECONDS is finalised as interrupted by another worker.
+CHAT_WORKER_HEARTBEAT_SECONDS = env_float("CHAT_WORKER_HEARTBEAT_SECONDS", 5.0)
+CHAT_WORKER_STALE_SECONDS = env_float("CHAT_WORKER_STALE_SECONDS", 30.0)
+# Heartbeat, dead-worker sweep and the control listener (off in in-process tests).
+CHAT_BACKGROUND_TASKS = env_bool("CHAT_BACKGROUND_TASKS", True)

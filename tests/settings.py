@@ -24,3 +24,6 @@ CHAT_DEMO_TOKEN_DELAY_SECONDS = 0.0
 CHAT_RATE_LIMIT_PER_MINUTE = 0
 LLM_RETRY_BACKOFF_SECONDS = 0.01
 LLM_READ_TIMEOUT_SECONDS = 5.0
+# In-process tests run many short event loops; the heartbeat/sweep tasks are tested
+# directly and in the multi-process tests.
+CHAT_BACKGROUND_TASKS = False

@@ -213,3 +213,34 @@ async def test_provider_refusing_the_server_key_is_a_502_not_the_callers_401(
     assert response.status == 502
     assert response.json()["error"]["code"] == "AUTH"
     assert response.json()["message"]["status"] == "error"
+
+
+async def test_answer_records_whether_a_client_was_still_connected_at_the_end(
+    client: AsgiClient, make_model: MakeModel
+) -> None:
+    await make_model(Scenario(tokens=["a ", "b ", "c"], token_delay=0.01))
+    streamed = (await client.post(STREAM, json={"message": "hi"})).events()
+    waited = (await client.post(CHAT, json={"message": "hi"})).json()
+    async with client.stream("POST", STREAM, json={"message": "hi", "resumable": True}) as stream:
+        await stream.chunks_until("event: token")
+        abandoned_id = stream.events()[0].data["message_id"]
+        await stream.disconnect()
+    async with client.stream("POST", STREAM, json={"message": "hi"}) as stream:
+        await stream.chunks_until("event: token")
+        gone_id = stream.events()[0].data["message_id"]
+        await stream.disconnect()
+
+    outcomes = {
+        "streamed": await finished_message(streamed[0].data["message_id"]),
+        "waited": await finished_message(waited["message"]["id"]),
+        "abandoned": await finished_message(abandoned_id),
+        "gone": await finished_message(gone_id),
+    }
+    assert {name: m.client_connected for name, m in outcomes.items()} == {
+        "streamed": True,
+        "waited": True,
+        "abandoned": False,
+        "gone": False,
+    }
+    assert outcomes["abandoned"].status == "complete"
+    assert (outcomes["gone"].status, outcomes["gone"].finish_reason) == ("stopped", "client_gone")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
@@ -44,9 +45,14 @@ async def answer_stream(
     yield STREAM_OPEN
     finished = False
     try:
-        async for batch in answer_events(message_id, after, settings.CHAT_HEARTBEAT_SECONDS):
-            # Several events that piled up go out as one write.
-            yield b"".join(map(encode, batch)) if batch else PING
+        # aclosing: if the client leaves while we wait at a yield, the subscription ends
+        # (and stops counting as a watcher) before on_client_gone runs.
+        async with aclosing(
+            answer_events(message_id, after, settings.CHAT_HEARTBEAT_SECONDS)
+        ) as batches:
+            async for batch in batches:
+                # Several events that piled up go out as one write.
+                yield b"".join(map(encode, batch)) if batch else PING
         finished = True
     finally:
         if not finished and on_client_gone is not None:

@@ -17,6 +17,7 @@ from chat.engine import replay, runtime
 from chat.engine.generation import StopReason
 from chat.engine.subscribe import Progress, answer_events, progress
 from chat.errors import ChatError, ErrorCode
+from chat.models import UNFINISHED_STATUSES, Status
 from chat.owners import Owner
 
 # How long POST .../stop waits for the generation to write its final state.
@@ -68,18 +69,25 @@ async def conversation_events(request: HttpRequest, conversation_id: uuid.UUID) 
 
 
 async def stop_answer(owner: Owner, message_id: uuid.UUID) -> tuple[bool, dict[str, object]]:
-    """Stop an answer and wait (boundedly) for its final write; shared by HTTP and sockets."""
-    await owned_message(owner, message_id)
+    """Stop an answer wherever it runs and wait (boundedly) for its final write.
+
+    Shared by HTTP and sockets. True if the answer was running and is now stopped.
+    """
+    message = await owned_message(owner, message_id)
+    if message.status not in UNFINISHED_STATUSES:
+        return False, message_json(message)
     key = str(message_id)
-    stopped = runtime.stop(key, StopReason.USER)
-    if stopped:
+    if await runtime.request_stop(key, StopReason.USER):
         try:
             async with asyncio.timeout(STOP_WAIT_SECONDS):
-                async for _batch in answer_events(key, 0, heartbeat=STOP_WAIT_SECONDS):
+                async for _batch in answer_events(
+                    key, 0, heartbeat=STOP_WAIT_SECONDS, client=False
+                ):
                     pass
         except TimeoutError:
             pass
-    return stopped, message_json(await owned_message(owner, message_id))
+    message = await owned_message(owner, message_id)
+    return message.status == Status.STOPPED, message_json(message)
 
 
 @api_endpoint("POST")

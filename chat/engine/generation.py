@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 
-from chat.engine import store
+from chat.engine import presence, store
 from chat.engine.store import FinalState, Turn
 from chat.errors import ChatError, ErrorCode
 from chat.eventlog import EventLog
@@ -191,6 +191,7 @@ class Generation:
             error_code=error.code.value if error else "",
             error_message=error.message if error else "",
             upstream_request_id=self._request_id,
+            client_connected=await presence.anyone_watching(self.key),
         )
         saved = False
         try:

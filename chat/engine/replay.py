@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import timedelta
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
 from chat.errors import ErrorCode
 from chat.events import Event, EventType
-from chat.models import UNFINISHED_STATUSES, Message, Status
+from chat.models import UNFINISHED_STATUSES, Message, Status, Worker
 
 logger = logging.getLogger(__name__)
 
@@ -114,14 +116,23 @@ def condensed_events(message: Message, after: int) -> list[Event]:
     return events
 
 
+def worker_alive(worker_id: str) -> bool:
+    cutoff = timezone.now() - timedelta(seconds=settings.CHAT_WORKER_STALE_SECONDS)
+    return Worker.objects.filter(pk=worker_id, last_seen__gte=cutoff).exists()
+
+
 @database_sync_to_async
-def saved_answer_events(message_id: str, after: int, generation_alive: bool) -> list[Event]:
-    """Condensed events for an answer with no log; finalises it first if its generation is
-    gone. Returns [] while the answer is unfinished and its generation still runs."""
+def saved_answer_events(message_id: str, after: int, running_here: bool) -> list[Event] | None:
+    """Condensed events for an answer that has no log.
+
+    None while the answer is unfinished and still runs (here, or on a worker whose
+    heartbeat is fresh: its log may not have reached Redis yet). An unfinished answer
+    whose generation is gone is finalised first.
+    """
     message = Message.objects.get(pk=message_id)
     if message.status in UNFINISHED_STATUSES:
-        if generation_alive:
-            return []
+        if running_here or (message.worker_id and worker_alive(message.worker_id)):
+            return None
         finalise_abandoned(message_id)
         message.refresh_from_db()
     return condensed_events(message, after)

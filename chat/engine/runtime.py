@@ -8,7 +8,7 @@ import os
 import socket
 import uuid
 
-from chat.engine import notices, store
+from chat.engine import background, control, notices, store
 from chat.engine.generation import Generation, StopReason
 from chat.engine.store import Turn
 from chat.eventlog import event_log
@@ -24,8 +24,14 @@ WORKER_ID = f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 _running: dict[str, Generation] = {}
 
 
+def ensure_background() -> None:
+    """Start this process's heartbeat, dead-worker sweep and stop listener (once)."""
+    background.ensure_running(WORKER_ID, stop, generation_alive)
+
+
 async def launch(turn: Turn) -> Generation:
     """Run a prepared turn's answer as a task of its own."""
+    ensure_background()
     generation = Generation(turn, event_log())
     await generation.announce()
     # A fresh context: the task outlives the request that started it, and must not carry
@@ -72,14 +78,19 @@ def running(message_id: str) -> Generation | None:
 
 
 def generation_alive(message_id: str) -> bool:
-    """Whether some worker still runs this answer (one process: this one)."""
+    """Whether this process runs the answer."""
     return message_id in _running
 
 
-def stop(message_id: str, reason: StopReason = StopReason.USER) -> bool:
+def stop(message_id: str, reason: str = StopReason.USER) -> bool:
     """Stop a generation running in this process; False if it is not running here."""
     generation = _running.get(message_id)
-    return generation.stop(reason) if generation is not None else False
+    return generation.stop(StopReason(reason)) if generation is not None else False
+
+
+async def request_stop(message_id: str, reason: StopReason = StopReason.USER) -> bool:
+    """Stop an answer wherever it runs: here, or (with Redis) on another worker."""
+    return await control.request_stop(message_id, reason, stop)
 
 
 def running_count() -> int:

@@ -46,6 +46,7 @@ class FinalState:
     error_code: str = ""
     error_message: str = ""
     upstream_request_id: str = ""
+    client_connected: bool | None = None
 
 
 def title_from(text: str) -> str:
@@ -243,6 +244,7 @@ def finalise_message(message_id: uuid.UUID, final: FinalState) -> bool:
             error_code=final.error_code,
             error_message=final.error_message,
             upstream_request_id=final.upstream_request_id,
+            client_connected=final.client_connected,
             finished_at=now,
         )
         if updated:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from enum import Enum
 
-from chat.engine import replay, runtime
+from chat.engine import presence, replay, runtime
 from chat.engine.notices import ConversationNotices
 from chat.eventlog import event_log, follow
 from chat.events import Event
+
+# A live answer's log reaches Redis within milliseconds; give it up to five seconds.
+LOG_APPEAR_ATTEMPTS = 50
+LOG_APPEAR_POLL_SECONDS = 0.1
 
 
 class Progress(Enum):
@@ -30,27 +36,49 @@ async def progress(message_id: str, after: int) -> Progress:
 
 
 async def answer_events(
-    message_id: str, after: int, heartbeat: float
+    message_id: str, after: int, heartbeat: float, *, client: bool = True
 ) -> AsyncIterator[list[Event]]:
     """Batches of the answer's events after `after`, until its terminal event.
 
     Empty batches mark `heartbeat` seconds of silence. With no log, the saved answer is
     replayed in condensed form (see chat.engine.replay), after finalising it if the
-    generation that ran it is gone.
+    generation that ran it is gone. `client`: this subscriber is someone reading the
+    answer (counted for analytics), not the server waiting on it.
     """
-    async for batch in follow(event_log(), message_id, after, heartbeat):
-        yield batch
-        if batch:
-            after = batch[-1].seq
-            if batch[-1].terminal:
-                return
-    if await progress(message_id, after) is Progress.SEEN_ALL:
+    runtime.ensure_background()
+    if not client:
+        async for batch in _answer_events(message_id, after, heartbeat):
+            yield batch
         return
-    events = await replay.saved_answer_events(
-        message_id, after, generation_alive=runtime.generation_alive(message_id)
-    )
-    if events:
-        yield events
+    async with (
+        presence.watching(message_id),
+        aclosing(_answer_events(message_id, after, heartbeat)) as batches,
+    ):
+        async for batch in batches:
+            yield batch
+
+
+async def _answer_events(
+    message_id: str, after: int, heartbeat: float
+) -> AsyncIterator[list[Event]]:
+    for _attempt in range(LOG_APPEAR_ATTEMPTS):
+        async for batch in follow(event_log(), message_id, after, heartbeat):
+            yield batch
+            if batch:
+                after = batch[-1].seq
+                if batch[-1].terminal:
+                    return
+        if await progress(message_id, after) is Progress.SEEN_ALL:
+            return
+        events = await replay.saved_answer_events(
+            message_id, after, running_here=runtime.generation_alive(message_id)
+        )
+        if events is not None:
+            yield events
+            return
+        # Running on a live worker, but its log is not in Redis yet: look again shortly.
+        await asyncio.sleep(LOG_APPEAR_POLL_SECONDS)
+    yield []
 
 
 async def conversation_feed(

@@ -22,6 +22,12 @@ class EventLog(ABC):
         is unknown (never existed, or expired) or it ended at or before `after`.
         """
 
+    async def append_after_crash(self, key: str, events: list[Event]) -> None:
+        """Close a log whose writer died, with `events` numbered after its last one."""
+        for event in events:
+            await self.append(key, event)
+        await self.close(key)
+
     @abstractmethod
     async def describe(self, key: str) -> tuple[int, bool] | None:
         """(last sequence number, whether the log is closed), or None if it is unknown."""
