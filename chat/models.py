@@ -6,12 +6,14 @@ import hashlib
 import os
 import secrets
 import uuid
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models, transaction
+from django.utils import timezone
 
 
 class Provider(models.TextChoices):
@@ -109,18 +111,31 @@ class ModelConfig(models.Model):
         """The key itself, read from the environment at call time."""
         return os.environ.get(self.api_key_env, "") if self.api_key_env else ""
 
-    def save(self, *args: object, **kwargs: object) -> None:
+    def save(self, *args: object, changed_by: Any = None, **kwargs: Any) -> None:
+        """Save, and keep the settings as a new ModelConfigVersion when any of them changed.
+
+        `changed_by` is the user making the change (None from the command line). A save that
+        changes nothing keeps the version, so redeploys that re-apply the same settings do
+        not pile up empty versions.
+        """
         with transaction.atomic():
+            previous = None
             if self.pk is not None:
-                self.version = (
-                    ModelConfig.objects.filter(pk=self.pk).values_list("version", flat=True).first()
-                    or 0
-                ) + 1
+                previous = ModelConfig.objects.select_for_update().filter(pk=self.pk).first()
+            changed = previous is None or config_settings(previous) != config_settings(self)
+            if previous is not None:
+                self.version = previous.version + 1 if changed else previous.version
+                if kwargs.get("update_fields") is not None:
+                    kwargs["update_fields"] = {*kwargs["update_fields"], "version", "updated_at"}
             if self.is_default:
-                ModelConfig.objects.filter(is_default=True).exclude(pk=self.pk).update(
-                    is_default=False
-                )
-            super().save(*args, **kwargs)  # type: ignore[arg-type]
+                # Hand the default flag over through save(), so the old default's history
+                # records who took it away.
+                for old_default in ModelConfig.objects.filter(is_default=True).exclude(pk=self.pk):
+                    old_default.is_default = False
+                    old_default.save(changed_by=changed_by)
+            super().save(*args, **kwargs)
+            if changed:
+                ModelConfigVersion.record(self, previous, changed_by)
 
 
 class Conversation(models.Model):
@@ -143,7 +158,11 @@ class Conversation(models.Model):
 
     class Meta:
         ordering = ["-updated_at"]
-        indexes = [models.Index(fields=["owner", "-updated_at"])]
+        indexes = [
+            models.Index(fields=["owner", "-updated_at"]),
+            # The admin's conversation list: newest activity first, and its date filter.
+            models.Index(fields=["updated_at"], name="conversation_updated"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=(
@@ -214,7 +233,14 @@ class Message(models.Model):
                 fields=["conversation", "position"], name="message_position_unique"
             )
         ]
-        indexes = [models.Index(fields=["status", "created_at"])]
+        indexes = [
+            models.Index(fields=["status", "created_at"]),
+            # Analytics and the generation list read answers by period, and by model.
+            models.Index(fields=["role", "created_at"], name="message_role_created"),
+            models.Index(
+                fields=["role", "model_config", "created_at"], name="message_role_model_created"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.role} #{self.position}"
@@ -275,3 +301,105 @@ class Worker(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hostname}:{self.pid}"
+
+
+# The settings a version records: everything staff can edit (the key's value is never here).
+VERSIONED_FIELDS = (
+    "name",
+    "display_name",
+    "provider",
+    "base_url",
+    "upstream_model",
+    "api_key_env",
+    "max_tokens",
+    "temperature",
+    "system_prompt",
+    "history_limit",
+    "enabled",
+    "is_default",
+)
+
+
+def config_settings(config: ModelConfig) -> dict[str, Any]:
+    return {field: getattr(config, field) for field in VERSIONED_FIELDS}
+
+
+class ModelConfigVersion(models.Model):
+    """A model's settings as of one version: who saved them, when, and what they changed.
+
+    Answers record the version they were generated with (Message.model_config_version), so a
+    reviewer can see the exact settings behind any answer.
+    """
+
+    model_config = models.ForeignKey(ModelConfig, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveIntegerField()
+    snapshot = models.JSONField(
+        verbose_name="settings", help_text="Every setting as of this version."
+    )
+    changes = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="What this version changed: [{field, before, after}]; empty for the first.",
+    )
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Empty when the change came from the command line or a migration.",
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["model_config", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model_config", "version"], name="model_config_version_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model_config} v{self.version}"
+
+    @classmethod
+    def record(
+        cls, config: ModelConfig, previous: ModelConfig | None, changed_by: Any
+    ) -> ModelConfigVersion:
+        before: dict[str, Any] = {}
+        if previous is not None:
+            before = config_settings(previous)
+            # Rows saved before versioning existed (or written around save()) get their
+            # previous settings kept now, so the history never starts mid-air.
+            cls.objects.get_or_create(
+                model_config=config,
+                version=previous.version,
+                defaults={"snapshot": before, "changed_at": previous.updated_at},
+            )
+        after = config_settings(config)
+        changes = [
+            {"field": field, "before": before[field], "after": after[field]}
+            for field in VERSIONED_FIELDS
+            if before and before[field] != after[field]
+        ]
+        return cls.objects.create(
+            model_config=config,
+            version=config.version,
+            snapshot=after,
+            changes=changes,
+            changed_by=changed_by if getattr(changed_by, "pk", None) else None,
+        )
+
+
+class GenerationRecord(Message):
+    """One record per generation, for analytics: an assistant message seen by its metrics.
+
+    A proxy, not a table: the Message row already holds every number the analytics need.
+    It gives admin a list of generations and a permission of its own (view_generationrecord)
+    that opens the analytics page without opening transcripts.
+    """
+
+    class Meta:
+        proxy = True
+        verbose_name = "generation"
+        default_permissions = ("view",)
