@@ -13,6 +13,7 @@ from chat.engine import runtime
 from chat.eventlog import event_log
 from chat.models import ApiKey, ModelConfig
 from chat.providers.http import close_http_client
+from chat.redis import close_redis_client
 from tests.asgi import AsgiClient
 from tests.fake_upstream import FakeUpstream, Scenario
 
@@ -54,6 +55,7 @@ async def settle_generations() -> None:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
     await close_http_client()
+    await close_redis_client()
     event_log.cache_clear()
     # In-memory channel layers hold queues bound to this test's event loop.
     channel_layers.backends.clear()

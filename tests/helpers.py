@@ -32,3 +32,14 @@ async def finished_message(message_id: str, timeout: float = 5.0) -> Message:
         return message if message.finished_at is not None else None
 
     return await eventually(final, timeout)
+
+
+async def expire_log(message_id: str) -> None:
+    """Make an answer's event log gone, as after its TTL, in whichever backend is in use."""
+    from chat.eventlog import event_log
+    from chat.eventlog.redis import stream_key
+    from chat.redis import redis_client, redis_enabled
+
+    if redis_enabled():
+        await redis_client().delete(stream_key(message_id))
+    event_log.cache_clear()

@@ -7,12 +7,11 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
-from chat.eventlog import event_log
 from chat.models import Conversation, Message, Status
 from tests.asgi import AsgiClient, SseEvent, parse_sse
 from tests.conftest import MakeModel
 from tests.fake_upstream import FakeUpstream, Scenario
-from tests.helpers import finished_message
+from tests.helpers import expire_log, finished_message
 
 STREAM = "/api/v1/chat/stream"
 TOKENS = [f"w{i} " for i in range(12)] + ["終わり ✅"]
@@ -90,7 +89,7 @@ async def test_expired_log_replays_the_saved_answer_condensed(
     await make_model(Scenario(tokens=TOKENS))
     events = (await client.post(STREAM, json={"message": "hi"})).events()
     message_id = events[0].data["message_id"]
-    event_log.cache_clear()  # as if the log had expired
+    await expire_log(message_id)
 
     replay = (await client.get(f"/api/v1/messages/{message_id}/events")).events()
     assert [e.event for e in replay] == ["start", "token", "message", "done"]

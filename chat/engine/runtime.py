@@ -22,6 +22,8 @@ WORKER_ID = f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
 # Running generations of this process, by assistant message id. A generation removes
 # itself when its task ends, so nothing outlives the stream it serves.
 _running: dict[str, Generation] = {}
+# Announcement tasks in flight (a task nobody references can be garbage-collected).
+_announcements: set[asyncio.Task[None]] = set()
 
 
 def ensure_background() -> None:
@@ -41,7 +43,14 @@ async def launch(turn: Turn) -> Generation:
     )
     _running[generation.key] = generation
     generation.task.add_done_callback(lambda _task: _running.pop(generation.key, None))
-    await notices.announce_started(turn.conversation_id, generation.key)
+    # Fire and forget: nothing may be awaited between starting the task and returning it,
+    # or a caller cancelled in between (a client hanging up) could not stop the answer.
+    announcement = asyncio.create_task(
+        notices.announce_started(turn.conversation_id, generation.key),
+        context=contextvars.Context(),
+    )
+    _announcements.add(announcement)
+    announcement.add_done_callback(_announcements.discard)
     return generation
 
 

@@ -48,23 +48,42 @@ class _Mirror:
     def __init__(self, ttl_seconds: float, max_life_seconds: float) -> None:
         self.ttl_seconds = ttl_seconds
         self.max_life_seconds = max_life_seconds
-        self._queue: deque[tuple[str, Event | None]] = deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _bind(self) -> None:
+        # The writer's state belongs to one event loop (a server has one; tests have many).
+        loop = asyncio.get_running_loop()
+        if loop is self._loop:
+            return
+        self._loop = loop
+        # (key, event) to write; (key, None) to set the short TTL of a finished log; a
+        # future to resolve once everything queued before it has been written.
+        self._queue: deque[tuple[str, Event | None] | asyncio.Future[None]] = deque()
         self._wakeup = asyncio.Event()
-        self._flushed: dict[str, asyncio.Future[None]] = {}
         self._task: asyncio.Task[None] | None = None
 
-    def put(self, key: str, event: Event | None) -> None:
-        """Queue an event, or None to mark the end of the key's log."""
-        self._queue.append((key, event))
+    def _enqueue(self, item: tuple[str, Event | None] | asyncio.Future[None]) -> None:
+        self._bind()
+        self._queue.append(item)
         self._wakeup.set()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="event-log-mirror")
 
+    def put(self, key: str, event: Event | None) -> None:
+        """Queue an event, or None to mark the end of the key's log."""
+        self._enqueue((key, event))
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far has reached Redis (or failed to)."""
+        self._bind()
+        done = asyncio.get_running_loop().create_future()
+        self._enqueue(done)
+        await asyncio.shield(done)
+
     async def closed(self, key: str) -> None:
-        """Wait until the key's end (and so all its events) reached Redis."""
-        future = self._flushed.setdefault(key, asyncio.get_running_loop().create_future())
+        """Mark the key's log finished and wait until it, and its events, reached Redis."""
         self.put(key, None)
-        await asyncio.shield(future)
+        await self.flush()
 
     async def _run(self) -> None:
         while True:
@@ -72,20 +91,18 @@ class _Mirror:
             self._wakeup.clear()
             batch = list(self._queue)
             self._queue.clear()
-            if not batch:
-                continue
-            try:
-                async with asyncio.timeout(WRITE_TIMEOUT_SECONDS):
-                    await self._write(batch)
-            except Exception:
-                # Other workers miss these events (resume falls back to the database);
-                # the answer and its local subscribers are unaffected.
-                logger.exception("Could not mirror %d events to Redis", len(batch))
-            for key, event in batch:
-                if event is None:
-                    future = self._flushed.pop(key, None)
-                    if future is not None and not future.done():
-                        future.set_result(None)
+            writes = [item for item in batch if isinstance(item, tuple)]
+            if writes:
+                try:
+                    async with asyncio.timeout(WRITE_TIMEOUT_SECONDS):
+                        await self._write(writes)
+                except Exception:
+                    # Other workers miss these events (resume falls back to the
+                    # database); the answer and its local subscribers are unaffected.
+                    logger.exception("Could not mirror %d events to Redis", len(writes))
+            for item in batch:
+                if isinstance(item, asyncio.Future) and not item.done():
+                    item.set_result(None)
 
     async def _write(self, batch: list[tuple[str, Event | None]]) -> None:
         async with redis_client().pipeline(transaction=False) as pipe:
