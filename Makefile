@@ -7,7 +7,7 @@ PORT ?= 8000
 # `make run` is for trying the site on this machine: debug on, anonymous chat on.
 RUN_ENV := DEBUG=$${DEBUG:-1}
 
-.PHONY: run test lint format migrate bench bench-smoke clean
+.PHONY: run test test-scaleout lint format migrate bench bench-smoke clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,8 +37,23 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+# The whole suite on the embedded backends (SQLite, in-memory event log), then again on the
+# scale-out ones (PostgreSQL, Redis) on 127.0.0.1. CI must have both services.
+SCALEOUT_ENV := DATABASE_URL=$${TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test} \
+	REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/0} CHAT_REDIS_PREFIX=chat-test-$$$$
+
 test: lint
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory test-scaleout
+
+test-scaleout: $(VENV)/.installed-dev
+	@if $(BIN)/python -m tests.services || [ "$$CI" = "true" ]; then \
+		echo "Again on PostgreSQL + Redis:"; \
+		$(SCALEOUT_ENV) $(BIN)/python -m pytest --ignore=tests/browser \
+			--ignore=tests/test_fake_upstream.py; \
+	else \
+		echo "Not running the PostgreSQL + Redis pass (CI runs it)."; \
+	fi
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -8,6 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
 from django.contrib.auth.models import User
+from django.db import connections
 
 from chat.engine import runtime
 from chat.eventlog import event_log
@@ -16,6 +17,16 @@ from chat.providers.http import close_http_client
 from chat.redis import close_redis_client
 from tests.asgi import AsgiClient
 from tests.fake_upstream import FakeUpstream, Scenario
+
+
+@pytest.fixture(scope="session", autouse=True)
+def close_database_pools(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """PostgreSQL: release the psycopg pool before the test database is dropped."""
+    yield
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            if getattr(connection, "pool", None) is not None:
+                connection.close_pool()
 
 
 @pytest.fixture(scope="session")
@@ -54,6 +65,9 @@ async def settle_generations() -> None:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+    # The test's own async ORM calls ran on asgiref's shared thread: give its connection
+    # back (a PostgreSQL test database cannot be dropped while a session holds it).
+    await sync_to_async(connections.close_all)()
     await close_http_client()
     await close_redis_client()
     event_log.cache_clear()
