@@ -123,6 +123,10 @@ class RedisEventLog(EventLog):
         self.local = MemoryEventLog(ttl_seconds=ttl_seconds, max_finished=max_finished)
         self.mirror = _Mirror(ttl_seconds, max_life_seconds)
 
+    def __len__(self) -> int:
+        """Logs held in this process's memory."""
+        return len(self.local)
+
     async def append(self, key: str, event: Event) -> None:
         await self.local.append(key, event)
         self.mirror.put(key, event)
