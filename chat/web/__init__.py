@@ -1,0 +1,1 @@
+"""The browser chat: pages, htmx partials and the rendered event feed (see docs/architecture.md)."""

@@ -1,0 +1,78 @@
+"""Full pages: the chat (new or existing conversation) and sign-up."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import login
+from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from chat import conversations as store
+from chat.errors import ChatError
+from chat.models import Conversation, Message
+from chat.owners import Owner
+from chat.web.display import message_view, model_choices
+from chat.web.owner import may_chat, page_owner
+
+SIDEBAR_LIMIT = 50
+
+
+def owned_conversation_or_404(owner: Owner | None, conversation_id: uuid.UUID) -> Conversation:
+    if owner is None:
+        raise Http404("Conversation not found.")
+    try:
+        return store.owned_conversation(owner, conversation_id)
+    except ChatError as error:
+        raise Http404(error.message) from error
+
+
+def owned_message_or_404(owner: Owner | None, message_id: uuid.UUID) -> Message:
+    if owner is None:
+        raise Http404("Message not found.")
+    try:
+        return store.owned_message(owner, message_id)
+    except ChatError as error:
+        raise Http404(error.message) from error
+
+
+def sidebar_context(owner: Owner | None, current_id: str) -> dict[str, Any]:
+    conversations = store.conversation_page(owner, SIDEBAR_LIMIT)[0] if owner else []
+    return {"conversations": conversations, "current_id": current_id}
+
+
+@require_http_methods(["GET", "HEAD"])
+def chat_page(request: HttpRequest, conversation_id: uuid.UUID | None = None) -> HttpResponse:
+    """A conversation (or a new one at /), server-rendered: readable without JavaScript."""
+    if not may_chat(request):
+        return redirect_to_login(request.get_full_path())
+    owner = page_owner(request)
+    conversation = (
+        owned_conversation_or_404(owner, conversation_id) if conversation_id is not None else None
+    )
+    messages = store.messages_of(conversation) if conversation is not None else []
+    context = {
+        "conversation": conversation,
+        "messages": [message_view(m) for m in messages],
+        "models": model_choices(conversation),
+        "max_chars": settings.CHAT_MAX_MESSAGE_CHARS,
+        **sidebar_context(owner, str(conversation.pk) if conversation else ""),
+    }
+    return render(request, "chat/chat.html", context)
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("chat:home")
+    form = UserCreationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("chat:home")
+    return render(request, "registration/signup.html", {"form": form})

@@ -1,0 +1,547 @@
+// chatsite's browser side: send, follow answers live, stop, retry, edit, copy.
+//
+// The server renders every piece of HTML (markdown is sanitised there); this module only
+// puts it in place, at most once per animation frame. How answers reach the page, best
+// first (docs/architecture.md, "Browser"):
+//   1. the conversation's rendered feed (EventSource on /c/<id>/events/): blocks of HTML;
+//   2. the WebSocket /ws/conversations/<id>/ if EventSource cannot connect: plain text
+//      while streaming, then the server-rendered message;
+//   3. the sending tab's own POST /api/v1/chat/stream body if neither feed works;
+//   4. POST /api/v1/chat (no streaming) if even that stream cannot be opened.
+// Every event carries its answer's id and sequence number, so whichever path delivers an
+// event first wins and the others' copies are ignored.
+
+const main = document.querySelector('main.chat')
+if (main) startChat(main)
+
+function startChat(main) {
+  const messages = document.getElementById('messages')
+  const composer = document.getElementById('composer')
+  const input = document.getElementById('composer-input')
+  const sendButton = document.getElementById('send-button')
+  const stopButton = document.getElementById('stop-button')
+  const modelPicker = document.getElementById('model-picker')
+  const composerError = document.getElementById('composer-error')
+  const connectionStatus = document.getElementById('connection-status')
+  const jumpButton = document.getElementById('jump-to-latest')
+  const announcer = document.getElementById('announcer')
+
+  const chat = {
+    conversationId: main.dataset.conversationId || null,
+    feedMode: 'none', // 'connecting' | 'sse' | 'ws' | 'none'
+    source: null,
+    socket: null,
+    readers: new Set(), // answer streams this tab reads until a feed takes over
+    answers: new Map(), // message id -> { renderSeq, rawSeq, rawText, done }
+    queue: [],
+    frame: 0,
+    stickToBottom: true,
+    leaving: false,
+  }
+
+  // ---- Small helpers ------------------------------------------------------------------
+
+  const csrfToken = () => document.querySelector('meta[name="csrf-token"]').content
+
+  function postJson(url, body) {
+    return fetch(url, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'Content-Type': 'application/json', 'X-CSRFToken': csrfToken() },
+      body: JSON.stringify(body ?? {}),
+    })
+  }
+
+  function fromHtml(html) {
+    const holder = document.createElement('template')
+    holder.innerHTML = html.trim()
+    return holder.content.firstElementChild
+  }
+
+  function placeholder(templateId) {
+    return document.getElementById(templateId).content.firstElementChild.cloneNode(true)
+  }
+
+  function placeholderUser(text) {
+    const user = placeholder('placeholder-user')
+    user.querySelector('.message__text').textContent = text
+    return user
+  }
+
+  const bubble = (id) => (id ? document.getElementById(`message-${id}`) : null)
+
+  function answerState(id) {
+    let state = chat.answers.get(id)
+    if (!state) {
+      state = { renderSeq: 0, rawSeq: 0, rawText: '', done: false }
+      chat.answers.set(id, state)
+    }
+    return state
+  }
+
+  function place(element, html) {
+    // Server HTML may carry hx-* attributes (Edit, Cancel): let htmx wire them.
+    const fresh = fromHtml(html)
+    element.replaceWith(fresh)
+    window.htmx?.process(fresh)
+    return fresh
+  }
+
+  function removeAfter(element, keep = null) {
+    while (element.nextElementSibling && element.nextElementSibling !== keep) {
+      element.nextElementSibling.remove()
+    }
+  }
+
+  function setStatus(text) {
+    connectionStatus.textContent = text
+    connectionStatus.hidden = !text
+  }
+
+  function showError(text) {
+    composerError.textContent = text
+  }
+
+  // ---- Applying events, batched per animation frame -----------------------------------
+
+  function enqueue(kind, data) {
+    chat.queue.push({ kind, data })
+    if (!chat.frame) chat.frame = requestAnimationFrame(flush)
+  }
+
+  function flush() {
+    chat.frame = 0
+    for (const { kind, data } of coalesce(chat.queue.splice(0))) handlers[kind](data)
+    afterChange()
+  }
+
+  // Several updates of one answer in a frame become one DOM write.
+  function coalesce(items) {
+    const out = []
+    for (const item of items) {
+      const last = out[out.length - 1]
+      if (item.kind === 'update' && last?.kind === 'update' && !item.data.reset &&
+          last.data.message_id === item.data.message_id && item.data.seq > last.data.seq) {
+        last.data = { ...item.data, reset: last.data.reset, append: last.data.append + item.data.append }
+      } else {
+        out.push({ kind: item.kind, data: { ...item.data } })
+      }
+    }
+    return out
+  }
+
+  const handlers = {
+    // A new answer: its question and bubble. Messages after the question are replaced
+    // (a regenerated or edited turn); placeholders this tab made are adopted.
+    start(data) {
+      messages.querySelector('[data-empty]')?.remove()
+      let user = bubble(data.user_message_id) ?? messages.querySelector('[data-placeholder][data-role=user]')
+      if (data.user_html) {
+        user = user ? place(user, data.user_html) : messages.appendChild(fromHtml(data.user_html))
+      } else if (user && data.user_message_id) {
+        user.id = `message-${data.user_message_id}`
+        user.dataset.messageId = data.user_message_id
+        delete user.dataset.placeholder
+      }
+      let answer = bubble(data.message_id)
+      if (!answer) {
+        answer = messages.querySelector('[data-placeholder][data-role=assistant]') ??
+          fromHtml(data.answer_html ?? placeholder('placeholder-answer').outerHTML)
+        answer.id = `message-${data.message_id}`
+        answer.dataset.messageId = data.message_id
+        delete answer.dataset.placeholder
+      }
+      if (user) {
+        removeAfter(user, answer)
+        if (user.nextElementSibling !== answer) user.after(answer)
+      } else if (!answer.isConnected) {
+        messages.append(answer)
+      }
+    },
+
+    // Rendered HTML from the feed: completed blocks appended, the open block replaced.
+    update(data) {
+      const state = answerState(data.message_id)
+      const element = bubble(data.message_id)
+      if (data.seq <= state.renderSeq || state.done || !element) return
+      const blocks = element.querySelector('.md-blocks')
+      if (data.reset) blocks.innerHTML = data.append
+      else if (data.append) blocks.insertAdjacentHTML('beforeend', data.append)
+      element.querySelector('.md-tail').innerHTML = data.tail
+      element.querySelector('.md-plain').textContent = ''
+      state.renderSeq = data.seq
+      markText(element)
+    },
+
+    // The finished message as the server renders it on reload.
+    end(data) {
+      const state = answerState(data.message_id)
+      const element = bubble(data.message_id)
+      if (state.done || !element) return
+      state.done = true
+      const finished = place(element, data.html)
+      const status = finished.dataset.status
+      announcer.textContent = status === 'complete' ? 'Answer complete.'
+        : status === 'stopped' ? 'Answer stopped.' : 'The answer failed.'
+    },
+
+    // Engine events (WebSocket, or this tab's own stream): shown as plain text until the
+    // answer ends, unless the rendered feed already shows this answer.
+    raw(data) {
+      if (data.type === 'command_error') return showError(data.error)
+      const state = answerState(data.message_id)
+      if (data.seq <= state.rawSeq) return
+      state.rawSeq = data.seq
+      if (data.type === 'start') return handlers.start(data)
+      if (state.renderSeq > 0 || state.done) return
+      if (data.type === 'token') state.rawText += data.token
+      else if (data.type === 'message') state.rawText = data.content
+      else if (data.type === 'done' || data.type === 'error') return finishFromServer(data.message_id)
+      const element = bubble(data.message_id)
+      if (!element) return
+      element.querySelector('.md-plain').textContent = state.rawText
+      markText(element)
+    },
+  }
+
+  function markText(element) {
+    const hasText = ['.md-blocks', '.md-tail', '.md-plain']
+      .some((part) => element.querySelector(part).textContent !== '')
+    element.classList.toggle('has-text', hasText)
+  }
+
+  async function finishFromServer(messageId) {
+    const response = await fetch(`/m/${messageId}/`, { credentials: 'same-origin' })
+    if (response.ok) enqueue('end', { message_id: messageId, html: await response.text() })
+  }
+
+  async function reloadMessages() {
+    const response = await fetch(`/c/${chat.conversationId}/messages/`, { credentials: 'same-origin' })
+    if (!response.ok) return
+    messages.innerHTML = await response.text()
+    window.htmx?.process(messages)
+    chat.stickToBottom = true
+    afterChange()
+  }
+
+  function afterChange() {
+    const streaming = messages.querySelector('.message.is-streaming')
+    sendButton.hidden = Boolean(streaming)
+    stopButton.hidden = !streaming
+    stopButton.disabled = !streaming?.dataset.messageId
+    sendButton.disabled = Boolean(streaming) || !input.value.trim()
+    if (chat.stickToBottom) messages.scrollTop = messages.scrollHeight
+  }
+
+  // ---- Following the conversation ------------------------------------------------------
+
+  function openFeed() {
+    chat.source?.close()
+    if (!chat.conversationId) return
+    chat.feedMode = 'connecting'
+    const source = new EventSource(`/c/${chat.conversationId}/events/`)
+    let opened = false
+    source.onopen = () => {
+      opened = true
+      chat.feedMode = 'sse'
+      setStatus('')
+      stopReadingStreams()
+    }
+    source.onerror = () => {
+      if (chat.leaving) return
+      if (!opened || source.readyState === EventSource.CLOSED) {
+        source.close()
+        openSocket()
+      } else {
+        // EventSource reconnects by itself, with Last-Event-ID: nothing is lost.
+        setStatus('Connection lost. Reconnecting…')
+      }
+    }
+    for (const type of ['start', 'update', 'end']) {
+      source.addEventListener(type, (event) => enqueue(type, JSON.parse(event.data)))
+    }
+    chat.source = source
+  }
+
+  function openSocket() {
+    chat.feedMode = 'connecting'
+    const scheme = location.protocol === 'https:' ? 'wss' : 'ws'
+    const socket = new WebSocket(`${scheme}://${location.host}/ws/conversations/${chat.conversationId}/`)
+    let opened = false
+    socket.onopen = () => {
+      opened = true
+      chat.feedMode = 'ws'
+      setStatus('')
+      stopReadingStreams()
+      // Running answers come from their start anyway; these catch any that ended meanwhile.
+      for (const [id, state] of chat.answers) {
+        if (!state.done && state.rawSeq > 0) {
+          socket.send(JSON.stringify({ type: 'resume', message_id: id, after: state.rawSeq }))
+        }
+      }
+    }
+    socket.onmessage = (event) => enqueue('raw', JSON.parse(event.data))
+    socket.onclose = () => {
+      if (chat.leaving || chat.socket !== socket) return
+      if (!opened) {
+        chat.feedMode = 'none' // no live feed: a sending tab shows its own stream
+        return
+      }
+      setStatus('Connection lost. Reconnecting…')
+      setTimeout(openSocket, 1000)
+    }
+    chat.socket = socket
+  }
+
+  function stopReadingStreams() {
+    // A feed carries the answers now; holding the POST's stream open as well would use a
+    // second connection per tab (browsers allow six per server over HTTP/1.1).
+    for (const reader of chat.readers) reader.cancel().catch(() => {})
+    chat.readers.clear()
+  }
+
+  function setConversation(id) {
+    chat.conversationId = id
+    main.dataset.conversationId = id
+    history.replaceState(null, '', `/c/${id}/`)
+    openFeed()
+    window.htmx?.ajax('GET', `/sidebar/?current=${id}`, { target: '#sidebar-list', swap: 'outerHTML' })
+      .then(() => {
+        const title = document.querySelector('#sidebar-list [aria-current=page]')
+        if (title) document.getElementById('chat-title').textContent = title.textContent
+      })
+  }
+
+  // ---- Starting answers ----------------------------------------------------------------
+
+  function parseSse(block) {
+    let id = ''
+    let type = 'message'
+    let data = ''
+    for (const line of block.split('\n')) {
+      if (!line || line.startsWith(':')) continue
+      const colon = line.indexOf(':')
+      const field = colon < 0 ? line : line.slice(0, colon)
+      const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '')
+      if (field === 'id') id = value
+      else if (field === 'event') type = value
+      else if (field === 'data') data += (data ? '\n' : '') + value
+    }
+    return data ? { ...JSON.parse(data), type, seq: Number(id) } : null
+  }
+
+  // Reads an answer's event stream; true once the answer has started.
+  async function readAnswerStream(body) {
+    const reader = body.getReader()
+    const decoder = new TextDecoder()
+    chat.readers.add(reader)
+    let buffer = ''
+    let messageId = null
+    try {
+      for (;;) {
+        const { value, done } = await reader.read()
+        if (done) break
+        buffer += decoder.decode(value, { stream: true })
+        let end
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const event = parseSse(buffer.slice(0, end))
+          buffer = buffer.slice(end + 2)
+          if (!event) continue
+          if (event.type === 'start') {
+            messageId = event.message_id
+            if (!chat.conversationId) setConversation(event.conversation_id)
+            enqueue('start', event)
+            if (chat.feedMode === 'sse') return true
+          }
+          // While a feed is (re)connecting it brings the answer itself, rendered.
+          if (chat.feedMode === 'ws' || chat.feedMode === 'none') {
+            enqueue('raw', { ...event, message_id: messageId })
+          }
+        }
+      }
+    } catch {
+      // Cancelled because a feed took over, or the connection dropped: a feed resumes it.
+    } finally {
+      chat.readers.delete(reader)
+      if (messageId && chat.feedMode === 'sse') reader.cancel().catch(() => {})
+    }
+    return messageId !== null
+  }
+
+  async function startAnswer(url, payload) {
+    let response
+    try {
+      response = await postJson(url, { ...payload, stream: true, resumable: true })
+    } catch {
+      return answerWithoutStreaming(url, payload)
+    }
+    const type = response.headers.get('Content-Type') || ''
+    if (response.ok && type.startsWith('text/event-stream') && response.body) {
+      if (!(await readAnswerStream(response.body))) await failed('The answer stream broke off.')
+      return
+    }
+    if (response.status >= 500 || !type.includes('json')) return answerWithoutStreaming(url, payload)
+    const body = await response.json().catch(() => ({}))
+    await failed(body.error?.message || `The request failed (${response.status}).`, payload.message)
+  }
+
+  async function answerWithoutStreaming(url, payload) {
+    // The stream could not be opened: ask for the whole answer in one response instead.
+    const plainUrl = url === '/api/v1/chat/stream' ? '/api/v1/chat' : url
+    let body = {}
+    try {
+      const response = await postJson(plainUrl, { ...payload, stream: false })
+      body = await response.json()
+    } catch {
+      return failed('Could not reach the server.', payload.message)
+    }
+    if (!body.conversation_id) return failed(body.error?.message || 'The request failed.', payload.message)
+    if (!chat.conversationId) setConversation(body.conversation_id)
+    await reloadMessages()
+  }
+
+  async function failed(text, unsentText) {
+    showError(text)
+    if (unsentText && !input.value) input.value = unsentText
+    if (chat.conversationId) await reloadMessages()
+    else messages.querySelectorAll('[data-placeholder]').forEach((element) => element.remove())
+    afterChange()
+  }
+
+  function send() {
+    const text = input.value
+    if (!text.trim() || sendButton.disabled) return
+    showError('')
+    input.value = ''
+    resizeInput()
+    messages.querySelector('[data-empty]')?.remove()
+    messages.append(placeholderUser(text), placeholder('placeholder-answer'))
+    chat.stickToBottom = true
+    afterChange()
+    const payload = { message: text, model: modelPicker?.value || undefined }
+    if (chat.conversationId) payload.conversation_id = chat.conversationId
+    startAnswer('/api/v1/chat/stream', payload)
+  }
+
+  function regenerate(answer) {
+    showError('')
+    const fresh = placeholder('placeholder-answer')
+    answer.replaceWith(fresh)
+    removeAfter(fresh)
+    chat.stickToBottom = true
+    afterChange()
+    const model = modelPicker?.value || undefined
+    startAnswer(`/api/v1/messages/${answer.dataset.messageId}/regenerate`, { model })
+  }
+
+  function submitEdit(form) {
+    const text = form.elements.message.value
+    if (!text.trim()) return
+    showError('')
+    const user = placeholderUser(text)
+    user.id = form.id
+    form.replaceWith(user)
+    removeAfter(user)
+    user.after(placeholder('placeholder-answer'))
+    afterChange()
+    const model = modelPicker?.value || undefined
+    startAnswer(`/api/v1/messages/${form.dataset.messageId}/edit`, { message: text, model })
+  }
+
+  async function stop() {
+    const running = [...messages.querySelectorAll('.message.is-streaming[data-message-id]')]
+    stopButton.disabled = true
+    await Promise.all(running.map((element) =>
+      postJson(`/api/v1/messages/${element.dataset.messageId}/stop`).catch(() => null)))
+    // With a feed the final message arrives by itself; without one, fetch it.
+    if (chat.feedMode !== 'sse') running.forEach((element) => finishFromServer(element.dataset.messageId))
+  }
+
+  // ---- Copying -------------------------------------------------------------------------
+
+  async function copy(text, button) {
+    try {
+      await navigator.clipboard.writeText(text)
+    } catch {
+      // Plain-http pages other than localhost have no clipboard API.
+      const area = Object.assign(document.createElement('textarea'), { value: text })
+      document.body.append(area)
+      area.select()
+      document.execCommand('copy')
+      area.remove()
+    }
+    const label = button.textContent
+    button.textContent = 'Copied'
+    setTimeout(() => { button.textContent = label }, 1500)
+  }
+
+  function messageText(element) {
+    const source = element.querySelector('template.message__source')
+    return source ? source.content.textContent : element.querySelector('.message__body').innerText
+  }
+
+  // ---- Wiring ----------------------------------------------------------------------------
+
+  function resizeInput() {
+    input.style.height = 'auto'
+    input.style.height = `${input.scrollHeight + 2}px`
+  }
+
+  input.addEventListener('input', () => {
+    resizeInput()
+    afterChange()
+  })
+  composer.addEventListener('submit', (event) => {
+    event.preventDefault()
+    send()
+  })
+  stopButton.addEventListener('click', stop)
+
+  document.addEventListener('keydown', (event) => {
+    // Enter sends, Shift+Enter is a new line (and Enter while composing with an IME is not).
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing &&
+        event.target.matches('textarea[data-enter-sends]')) {
+      event.preventDefault()
+      event.target.form.requestSubmit()
+    }
+  })
+
+  document.addEventListener('submit', (event) => {
+    if (!event.target.matches('.edit-form')) return
+    event.preventDefault()
+    submitEdit(event.target)
+  })
+
+  document.addEventListener('click', (event) => {
+    const button = event.target.closest('[data-action], .code-block__copy')
+    if (!button) return
+    const message = button.closest('.message')
+    if (button.matches('.code-block__copy')) {
+      copy(button.closest('.code-block').querySelector('pre').textContent, button)
+    } else if (button.dataset.action === 'copy-message') {
+      copy(messageText(message), button)
+    } else if (button.dataset.action === 'regenerate') {
+      regenerate(message)
+    } else if (button.dataset.action === 'toggle-sidebar') {
+      const open = document.getElementById('sidebar').classList.toggle('is-open')
+      button.setAttribute('aria-expanded', String(open))
+    }
+  })
+
+  // Follow the newest text unless the reader scrolled up to read something earlier.
+  messages.addEventListener('scroll', () => {
+    const distance = messages.scrollHeight - messages.scrollTop - messages.clientHeight
+    chat.stickToBottom = distance < 48
+    jumpButton.hidden = chat.stickToBottom
+  }, { passive: true })
+  jumpButton.addEventListener('click', () => {
+    chat.stickToBottom = true
+    jumpButton.hidden = true
+    afterChange()
+  })
+
+  window.addEventListener('pagehide', () => { chat.leaving = true })
+
+  openFeed()
+  afterChange()
+}
