@@ -64,6 +64,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             return
         self.owner = owner
         self.tasks: set[asyncio.Task[None]] = set()
+        # Answers this socket already forwards (shared with the feed: nothing twice).
+        self.followed: set[str] = set()
         requested = self.scope["url_route"]["kwargs"]["conversation_id"]
         self.conversation_id = None
         if requested != NEW_CONVERSATION:
@@ -92,7 +94,11 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             return await unfinished_answer_ids(self.owner, conversation_id)
 
         feed = conversation_feed(
-            str(conversation_id), unfinished, None, settings.CHAT_HEARTBEAT_SECONDS
+            str(conversation_id),
+            unfinished,
+            None,
+            settings.CHAT_HEARTBEAT_SECONDS,
+            followed=self.followed,
         )
         async for item in feed:
             if item is not None:
@@ -148,9 +154,13 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             conversation_id=self.conversation_id,
             model_name=model or None,
         )
+        # Follow our own answer directly: the feed may learn of it too late (a fast
+        # answer can end before a new feed subscribes), or, on a new conversation, not at all.
+        if generation.key not in self.followed:
+            self.followed.add(generation.key)
+            self.spawn(self.send_answer(generation.key, 0))
         if self.conversation_id is None:
-            # The first message made the conversation: watch it from now on. The feed
-            # starts with the answers still running, so this one is not missed.
+            # The first message made the conversation: watch it for other tabs' answers.
             self.conversation_id = generation.turn.conversation_id
             self.spawn(self.send_feed(self.conversation_id))
 

@@ -24,6 +24,7 @@ def close_database_pools(django_db_setup: None, django_db_blocker: Any) -> Itera
     """PostgreSQL: release the psycopg pool before the test database is dropped."""
     yield
     with django_db_blocker.unblock():
+        connections.close_all()
         for connection in connections.all():
             if getattr(connection, "pool", None) is not None:
                 connection.close_pool()

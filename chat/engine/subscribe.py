@@ -86,12 +86,14 @@ async def conversation_feed(
     unfinished_answers: Callable[[], Awaitable[list[str]]],
     resume: tuple[str, int] | None,
     heartbeat: float,
+    followed: set[str] | None = None,
 ) -> AsyncIterator[tuple[str, list[Event]] | None]:
     """Every answer of a conversation as it is generated, until the subscriber leaves.
 
     First the answers still running (from the start, or from `resume` = (message id, seq)),
     then each answer started later. Yields (message id, batch), or None after `heartbeat`
-    seconds of silence.
+    seconds of silence. Answers whose ids are in `followed` are skipped: a caller that
+    follows some answers itself shares the set, and the feed adds what it follows.
     """
     # Subscribe before looking for running answers, so none can start unseen in between.
     async with ConversationNotices(conversation_id) as notices:
@@ -99,7 +101,8 @@ async def conversation_feed(
         if resume is not None:
             queue.append(resume[0])
         queue.extend(await unfinished_answers())
-        followed: set[str] = set()
+        if followed is None:
+            followed = set()
         while True:
             if not queue:
                 started = await notices.next_started(heartbeat)
