@@ -55,5 +55,15 @@ test-scaleout: $(VENV)/.installed-dev
 		echo "Not running the PostgreSQL + Redis pass (CI runs it)."; \
 	fi
 
+# What the relay costs beside a direct connection to the same upstream (docs/benchmarks.md).
+# A few minutes; rewrites the latest figures in docs/benchmarks.md and docs/bench-ttft.svg.
+# DATABASE_URL=postgres://... runs it on PostgreSQL.
+bench: $(VENV)/.installed-dev
+	$(BIN)/python -m bench
+
+# Seconds: the same harness end to end with tiny numbers (tests/test_bench_smoke.py runs it too).
+bench-smoke: $(VENV)/.installed-dev
+	$(BIN)/python -m bench --smoke
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,323 @@
+"""The benchmark's processes: fake upstreams, the server under test, the load generator.
+
+Every process is started here, pinned to its cores, and stopped by the `Processes` that
+started it (by its own handle, never by name). Children also get SIGTERM if the runner
+dies, so an interrupted benchmark leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import re
+import resource
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+ChildT = TypeVar("ChildT", bound="Child")
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+PR_SET_PDEATHSIG = 1
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass(frozen=True, slots=True)
+class CorePlan:
+    """Which CPUs each role may run on; None leaves a role unpinned."""
+
+    server: frozenset[int] | None
+    load: frozenset[int] | None
+    upstream: frozenset[int] | None
+
+    @classmethod
+    def for_this_machine(cls) -> CorePlan:
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) >= 3:
+            return cls(frozenset({cpus[1]}), frozenset({cpus[0]}), frozenset(cpus[2:]))
+        if len(cpus) == 2:
+            # The server gets a core of its own; the harness (load generator, fake
+            # upstreams and this runner) shares the other one.
+            return cls(frozenset({cpus[1]}), frozenset({cpus[0]}), frozenset({cpus[0]}))
+        return cls(None, None, None)
+
+    def describe(self) -> dict[str, list[int] | None]:
+        def cores(value: frozenset[int] | None) -> list[int] | None:
+            return sorted(value) if value is not None else None
+
+        return {
+            "server": cores(self.server),
+            "load_generator": cores(self.load),
+            "upstream": cores(self.upstream),
+        }
+
+
+def _child_setup() -> None:
+    """Runs in each child before exec: die with the runner, and allow many sockets."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process, all its threads included (clock-tick resolution)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # After the ")" ending the command name, utime and stime are fields 12 and 13.
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def rss_bytes(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_SIZE
+
+
+def wait_idle(
+    pid: int, window: float = 0.5, *, busy_fraction: float = 0.03, timeout: float = 60.0
+) -> float:
+    """Wait until a process uses under `busy_fraction` of a core over `window` seconds."""
+    began = time.monotonic()
+    previous = cpu_seconds(pid)
+    while time.monotonic() - began < timeout:
+        time.sleep(window)
+        current = cpu_seconds(pid)
+        # At least one clock tick: shorter windows cannot see less.
+        if current - previous <= max(window * busy_fraction, 1 / CLOCK_TICKS):
+            break
+        previous = current
+    return time.monotonic() - began
+
+
+class Child:
+    """One child process, pinned, logging to a file."""
+
+    def __init__(
+        self,
+        name: str,
+        args: list[str],
+        *,
+        cores: frozenset[int] | None,
+        log_path: Path,
+        env: dict[str, str] | None = None,
+        pipes: bool = False,
+    ) -> None:
+        self.name = name
+        self.log_path = log_path
+        self._log: IO[bytes] = log_path.open("ab")
+        self.process = subprocess.Popen(
+            args,
+            cwd=PROJECT_DIR,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
+            stdout=subprocess.PIPE if pipes else self._log,
+            stderr=self._log,
+            # preexec_fn is safe here: the runner starts no threads.
+            preexec_fn=_child_setup,
+            text=pipes,
+        )
+        if cores is not None:
+            # Before the child starts any thread: threads inherit the affinity.
+            os.sched_setaffinity(self.process.pid, cores)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def log_tail(self, lines: int = 30) -> str:
+        self._log.flush()
+        text = self.log_path.read_text(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+    def check_alive(self) -> None:
+        if self.process.poll() is not None:
+            raise RuntimeError(
+                f"{self.name} exited with {self.process.returncode}:\n{self.log_tail()}"
+            )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(STOP_TIMEOUT)
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                stream.close()
+        self._log.close()
+
+
+class Upstream(Child):
+    """`python -m tests.fake_upstream` with a fixed answer: tokens, TTFT and gap."""
+
+    LISTENING = re.compile(r"listening on http://127\.0\.0\.1:(\d+)")
+
+    def __init__(
+        self, name: str, *, tokens: int, ttft_ms: float, gap_ms: float, **kwargs: Any
+    ) -> None:
+        args = [sys.executable, "-m", "tests.fake_upstream", "--port", "0"]
+        args += ["--tokens", str(tokens), "--ttft-ms", str(ttft_ms), "--gap-ms", str(gap_ms)]
+        super().__init__(name, args, pipes=True, **kwargs)
+        self.tokens, self.ttft_ms, self.gap_ms = tokens, ttft_ms, gap_ms
+        self.port = 0
+
+    def wait_ready(self) -> None:
+        assert self.process.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.process.stdout, selectors.EVENT_READ)
+            if not selector.select(START_TIMEOUT):
+                raise RuntimeError(f"{self.name} did not start:\n{self.log_tail()}")
+        line = self.process.stdout.readline()
+        match = self.LISTENING.search(line)
+        if match is None:
+            self.check_alive()
+            raise RuntimeError(f"{self.name} said {line!r}, not where it listens")
+        self.port = int(match.group(1))
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def describe(self) -> dict[str, Any]:
+        return {"tokens": self.tokens, "ttft_ms": self.ttft_ms, "gap_ms": self.gap_ms}
+
+
+SERVER_COMMANDS = {
+    "daphne": ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "chatsite.asgi:application"],
+    "uvicorn": [
+        "-m",
+        "uvicorn",
+        "chatsite.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--lifespan",
+        "off",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ],
+}
+
+
+class Server(Child):
+    """The project, served as it is deployed (daphne by default)."""
+
+    def __init__(self, kind: str, **kwargs: Any) -> None:
+        self.kind = kind
+        self.port = free_port()
+        args = [sys.executable] + [part.format(port=self.port) for part in SERVER_COMMANDS[kind]]
+        super().__init__(kind, args, **kwargs)
+
+    def wait_ready(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            self.check_alive()
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"{self.kind} did not listen within {START_TIMEOUT}s")
+
+
+class LoadGenerator(Child):
+    """`python -m bench.loadgen`, called one JSON command at a time."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            "load generator", [sys.executable, "-m", "bench.loadgen"], pipes=True, **kwargs
+        )
+
+    def call(self, op: str, **params: Any) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps({"op": op, **params}) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            self.check_alive()
+            raise RuntimeError(f"the load generator closed its output:\n{self.log_tail()}")
+        result: dict[str, Any] = json.loads(line)
+        if "error" in result:
+            raise RuntimeError(f"load generator {op} failed: {result['error']}")
+        return result
+
+    def stop(self) -> None:
+        if self.process.poll() is None and self.process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.write('{"op": "quit"}\n')
+                self.process.stdin.flush()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(5)
+        super().stop()
+
+
+class Processes:
+    """Everything the runner started, stopped in reverse order however the run ends."""
+
+    def __init__(self, log_dir: Path, cores: CorePlan) -> None:
+        self.log_dir = log_dir
+        self.cores = cores
+        self._children: list[Child] = []
+
+    def upstreams(self, specs: dict[str, dict[str, float]]) -> dict[str, Upstream]:
+        """Start one fake upstream per spec, all at once, and wait for each to listen."""
+        started = {
+            name: self._add(
+                Upstream(
+                    f"upstream {name}",
+                    tokens=int(spec["tokens"]),
+                    ttft_ms=spec["ttft_ms"],
+                    gap_ms=spec["gap_ms"],
+                    cores=self.cores.upstream,
+                    log_path=self.log_dir / f"upstream-{name}.log",
+                )
+            )
+            for name, spec in specs.items()
+        }
+        for upstream in started.values():
+            upstream.wait_ready()
+        return started
+
+    def server(self, kind: str, env: dict[str, str], label: str) -> Server:
+        server = self._add(
+            Server(kind, cores=self.cores.server, env=env, log_path=self.log_dir / f"{label}.log")
+        )
+        server.wait_ready()
+        return server
+
+    def load_generator(self) -> LoadGenerator:
+        return self._add(
+            LoadGenerator(cores=self.cores.load, log_path=self.log_dir / "loadgen.log")
+        )
+
+    def stop(self, child: Child) -> None:
+        child.stop()
+        if child in self._children:
+            self._children.remove(child)
+
+    def stop_all(self) -> None:
+        while self._children:
+            self._children.pop().stop()
+
+    def _add(self, child: ChildT) -> ChildT:
+        self._children.append(child)
+        return child
