@@ -31,8 +31,8 @@ function startChat(main) {
     feedMode: 'none', // 'connecting' | 'sse' | 'ws' | 'none'
     source: null,
     socket: null,
-    readers: new Set(), // answer streams this tab reads until a feed takes over
-    answers: new Map(), // message id -> { renderSeq, rawSeq, rawText, done }
+    readers: new Map(), // message id -> this tab's own answer stream, read until a feed has it
+    answers: new Map(), // message id -> { followed, rendered, renderSeq, rawSeq, rawText, done }
     queue: [],
     frame: 0,
     stickToBottom: true,
@@ -73,7 +73,7 @@ function startChat(main) {
   function answerState(id) {
     let state = chat.answers.get(id)
     if (!state) {
-      state = { renderSeq: 0, rawSeq: 0, rawText: '', done: false }
+      state = { followed: false, rendered: false, renderSeq: 0, rawSeq: 0, rawText: '', done: false }
       chat.answers.set(id, state)
     }
     return state
@@ -104,14 +104,15 @@ function startChat(main) {
 
   // ---- Applying events, batched per animation frame -----------------------------------
 
-  function enqueue(kind, data) {
-    chat.queue.push({ kind, data })
+  // `source`: 'sse' (the rendered feed), 'ws' (the socket feed) or 'post' (this tab's stream).
+  function enqueue(kind, data, source = 'sse') {
+    chat.queue.push({ kind, data, source })
     if (!chat.frame) chat.frame = requestAnimationFrame(flush)
   }
 
   function flush() {
     chat.frame = 0
-    for (const { kind, data } of coalesce(chat.queue.splice(0))) handlers[kind](data)
+    for (const { kind, data, source } of coalesce(chat.queue.splice(0))) handlers[kind](data, source)
     afterChange()
   }
 
@@ -124,7 +125,7 @@ function startChat(main) {
           last.data.message_id === item.data.message_id && item.data.seq > last.data.seq) {
         last.data = { ...item.data, reset: last.data.reset, append: last.data.append + item.data.append }
       } else {
-        out.push({ kind: item.kind, data: { ...item.data } })
+        out.push({ ...item, data: { ...item.data } })
       }
     }
     return out
@@ -133,14 +134,25 @@ function startChat(main) {
   const handlers = {
     // A new answer: its question and bubble. Messages after the question are replaced
     // (a regenerated or edited turn); placeholders this tab made are adopted.
-    start(data) {
+    start(data, source) {
+      const state = answerState(data.message_id)
+      if (source !== 'post') {
+        // A feed follows this answer now: this tab's own stream can be let go.
+        state.followed = true
+        state.rendered ||= source === 'sse'
+        chat.readers.get(data.message_id)?.cancel().catch(() => {})
+      }
+      if (state.done || bubble(data.message_id)?.matches('.message:not(.is-streaming)')) return
       messages.querySelector('[data-empty]')?.remove()
       let user = bubble(data.user_message_id) ?? messages.querySelector('[data-placeholder][data-role=user]')
       if (data.user_html) {
         user = user ? place(user, data.user_html) : messages.appendChild(fromHtml(data.user_html))
       } else if (user && data.user_message_id) {
+        // Adopted, but still this tab's own copy: the server's (with its actions) replaces
+        // it when the answer ends, if a feed has not sent it before.
         user.id = `message-${data.user_message_id}`
         user.dataset.messageId = data.user_message_id
+        user.dataset.provisional = ''
         delete user.dataset.placeholder
       }
       let answer = bubble(data.message_id)
@@ -180,23 +192,27 @@ function startChat(main) {
       if (state.done || !element) return
       state.done = true
       const finished = place(element, data.html)
+      const question = finished.previousElementSibling
+      if (question?.matches('[data-provisional][data-message-id]')) refreshMessage(question)
       const status = finished.dataset.status
       announcer.textContent = status === 'complete' ? 'Answer complete.'
         : status === 'stopped' ? 'Answer stopped.' : 'The answer failed.'
     },
 
-    // Engine events (WebSocket, or this tab's own stream): shown as plain text until the
-    // answer ends, unless the rendered feed already shows this answer.
-    raw(data) {
+    // Engine events (the socket feed, or this tab's own stream): plain text until the answer
+    // ends, then the message as the server renders it; unless the rendered feed has it.
+    raw(data, source) {
       if (data.type === 'command_error') return showError(data.error)
       const state = answerState(data.message_id)
       if (data.seq <= state.rawSeq) return
       state.rawSeq = data.seq
-      if (data.type === 'start') return handlers.start(data)
-      if (state.renderSeq > 0 || state.done) return
+      if (data.type === 'start') return handlers.start(data, source)
+      if (state.rendered || state.done) return
+      if (data.type === 'done' || data.type === 'error') return finishFromServer(data.message_id)
       if (data.type === 'token') state.rawText += data.token
       else if (data.type === 'message') state.rawText = data.content
-      else if (data.type === 'done' || data.type === 'error') return finishFromServer(data.message_id)
+      // A rendered feed that is connecting will bring this answer itself, as HTML.
+      if (source === 'post' && chat.feedMode !== 'ws' && chat.feedMode !== 'none') return
       const element = bubble(data.message_id)
       if (!element) return
       element.querySelector('.md-plain').textContent = state.rawText
@@ -208,6 +224,11 @@ function startChat(main) {
     const hasText = ['.md-blocks', '.md-tail', '.md-plain']
       .some((part) => element.querySelector(part).textContent !== '')
     element.classList.toggle('has-text', hasText)
+  }
+
+  async function refreshMessage(element) {
+    const response = await fetch(`/m/${element.dataset.messageId}/`, { credentials: 'same-origin' })
+    if (response.ok && element.isConnected) place(element, await response.text())
   }
 
   async function finishFromServer(messageId) {
@@ -245,7 +266,6 @@ function startChat(main) {
       opened = true
       chat.feedMode = 'sse'
       setStatus('')
-      stopReadingStreams()
     }
     source.onerror = () => {
       if (chat.leaving) return
@@ -272,7 +292,6 @@ function startChat(main) {
       opened = true
       chat.feedMode = 'ws'
       setStatus('')
-      stopReadingStreams()
       // Running answers come from their start anyway; these catch any that ended meanwhile.
       for (const [id, state] of chat.answers) {
         if (!state.done && state.rawSeq > 0) {
@@ -280,7 +299,7 @@ function startChat(main) {
         }
       }
     }
-    socket.onmessage = (event) => enqueue('raw', JSON.parse(event.data))
+    socket.onmessage = (event) => enqueue('raw', JSON.parse(event.data), 'ws')
     socket.onclose = () => {
       if (chat.leaving || chat.socket !== socket) return
       if (!opened) {
@@ -291,13 +310,6 @@ function startChat(main) {
       setTimeout(openSocket, 1000)
     }
     chat.socket = socket
-  }
-
-  function stopReadingStreams() {
-    // A feed carries the answers now; holding the POST's stream open as well would use a
-    // second connection per tab (browsers allow six per server over HTTP/1.1).
-    for (const reader of chat.readers) reader.cancel().catch(() => {})
-    chat.readers.clear()
   }
 
   function setConversation(id) {
@@ -330,11 +342,12 @@ function startChat(main) {
     return data ? { ...JSON.parse(data), type, seq: Number(id) } : null
   }
 
-  // Reads an answer's event stream; true once the answer has started.
+  // Reads this tab's own answer stream until a feed follows the answer (then the stream is
+  // let go: browsers allow six connections per server over HTTP/1.1, and the feed holds
+  // one), or to its end if no feed picks it up. True once the answer has started.
   async function readAnswerStream(body) {
     const reader = body.getReader()
     const decoder = new TextDecoder()
-    chat.readers.add(reader)
     let buffer = ''
     let messageId = null
     try {
@@ -349,21 +362,17 @@ function startChat(main) {
           if (!event) continue
           if (event.type === 'start') {
             messageId = event.message_id
+            chat.readers.set(messageId, reader)
             if (!chat.conversationId) setConversation(event.conversation_id)
-            enqueue('start', event)
-            if (chat.feedMode === 'sse') return true
+            if (answerState(messageId).followed) reader.cancel().catch(() => {})
           }
-          // While a feed is (re)connecting it brings the answer itself, rendered.
-          if (chat.feedMode === 'ws' || chat.feedMode === 'none') {
-            enqueue('raw', { ...event, message_id: messageId })
-          }
+          enqueue('raw', { ...event, message_id: messageId }, 'post')
         }
       }
     } catch {
-      // Cancelled because a feed took over, or the connection dropped: a feed resumes it.
+      // Let go because a feed follows the answer, or the connection dropped (a feed resumes).
     } finally {
-      chat.readers.delete(reader)
-      if (messageId && chat.feedMode === 'sse') reader.cancel().catch(() => {})
+      if (messageId) chat.readers.delete(messageId)
     }
     return messageId !== null
   }
@@ -453,8 +462,10 @@ function startChat(main) {
     stopButton.disabled = true
     await Promise.all(running.map((element) =>
       postJson(`/api/v1/messages/${element.dataset.messageId}/stop`).catch(() => null)))
-    // With a feed the final message arrives by itself; without one, fetch it.
-    if (chat.feedMode !== 'sse') running.forEach((element) => finishFromServer(element.dataset.messageId))
+    // The rendered feed brings the final message by itself; otherwise fetch it.
+    for (const { dataset } of running) {
+      if (!answerState(dataset.messageId).rendered) finishFromServer(dataset.messageId)
+    }
   }
 
   // ---- Copying -------------------------------------------------------------------------

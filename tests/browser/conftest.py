@@ -71,8 +71,8 @@ def live_servers(django_db_setup: None) -> Iterator[LiveServers]:
 
 @pytest.fixture
 def server(live_servers: LiveServers, transactional_db: None) -> LiveServer:
-    """A server where anonymous chat is on (what `make run` gives)."""
-    return live_servers.get(CHAT_ALLOW_ANONYMOUS="1")
+    """A server where anonymous chat is on (what `make run` gives); a brisk demo model."""
+    return live_servers.get(CHAT_ALLOW_ANONYMOUS="1", CHAT_DEMO_TOKEN_DELAY_SECONDS="0.005")
 
 
 @pytest.fixture
