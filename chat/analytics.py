@@ -244,12 +244,12 @@ def build_report(
             "model_config_id", "status", "finish_reason", "error_code", day=Day("created_at")
         )
         .annotate(
-            count=Count("pk"),
+            count=Count("*"),
             input_tokens=Sum("input_tokens"),
             output_tokens=Sum("output_tokens"),
-            disconnects=Count("pk", filter=Q(client_connected=False)),
+            disconnects=Count("created_at", filter=Q(client_connected=False)),
             reconnects=Sum("reconnect_count"),
-            reconnected=Count("pk", filter=Q(reconnect_count__gt=0)),
+            reconnected=Count("created_at", filter=Q(reconnect_count__gt=0)),
         )
         .order_by()
     )
@@ -297,7 +297,7 @@ def ttft_histogram(rows: QuerySet[Message]) -> list[tuple[int, int]]:
     counted = (
         rows.filter(ttft_ms__isnull=False)
         .values("ttft_ms")
-        .annotate(count=Count("pk"))
+        .annotate(count=Count("*"))
         .order_by("ttft_ms")
     )
     return [(row["ttft_ms"], row["count"]) for row in counted]
@@ -317,7 +317,7 @@ def speed_histogram_tenths(rows: QuerySet[Message]) -> list[tuple[int, int]]:
         )
         .annotate(speed_tenths=Cast(speed, IntegerField()))
         .values("speed_tenths")
-        .annotate(count=Count("pk"))
+        .annotate(count=Count("*"))
         .order_by("speed_tenths")
     )
     return [(row["speed_tenths"], row["count"]) for row in counted]

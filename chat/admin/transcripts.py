@@ -260,6 +260,8 @@ class ConversationAdmin(admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
+        # Text search reads every message's text (no index helps a substring match): see
+        # docs/analytics-performance.md for what that costs with a million messages.
         matches = Q(title__icontains=term) | Exists(
             Message.objects.filter(conversation=OuterRef("pk"), content__icontains=term)
         )
