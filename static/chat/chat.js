@@ -156,6 +156,9 @@ function startChat(main) {
         delete user.dataset.placeholder
       }
       let answer = bubble(data.message_id)
+      if (answer && data.answer_html && answer.matches('.is-streaming:not(.has-text)')) {
+        answer = place(answer, data.answer_html) // the server's bubble names the model
+      }
       if (!answer) {
         answer = messages.querySelector('[data-placeholder][data-role=assistant]') ??
           fromHtml(data.answer_html ?? placeholder('placeholder-answer').outerHTML)
@@ -197,6 +200,7 @@ function startChat(main) {
       const status = finished.dataset.status
       announcer.textContent = status === 'complete' ? 'Answer complete.'
         : status === 'stopped' ? 'Answer stopped.' : 'The answer failed.'
+      refreshSidebar()
     },
 
     // Engine events (the socket feed, or this tab's own stream): plain text until the answer
@@ -317,11 +321,17 @@ function startChat(main) {
     main.dataset.conversationId = id
     history.replaceState(null, '', `/c/${id}/`)
     openFeed()
-    window.htmx?.ajax('GET', `/sidebar/?current=${id}`, { target: '#sidebar-list', swap: 'outerHTML' })
-      .then(() => {
-        const title = document.querySelector('#sidebar-list [aria-current=page]')
-        if (title) document.getElementById('chat-title').textContent = title.textContent
-      })
+    refreshSidebar()
+  }
+
+  // The list shows the new conversation, and the one just answered moves to the top.
+  async function refreshSidebar() {
+    // Not while someone is renaming or confirming a delete there.
+    if (document.querySelector('#sidebar-list .is-editing, #sidebar-list .is-confirming')) return
+    const id = chat.conversationId
+    await window.htmx?.ajax('GET', `/sidebar/?current=${id}`, { target: '#sidebar-list', swap: 'outerHTML' })
+    const title = document.querySelector('#sidebar-list [aria-current=page]')
+    if (title) document.getElementById('chat-title').textContent = title.textContent
   }
 
   // ---- Starting answers ----------------------------------------------------------------

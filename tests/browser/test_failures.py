@@ -101,3 +101,17 @@ async def test_the_websocket_carries_the_answer_when_event_source_cannot_connect
     await chat.wait_finished()
     await expect(chat.answer_body.locator("strong")).to_have_text("done")
     assert any("/ws/conversations/" in url for url in sockets)
+
+
+async def test_the_sending_tabs_own_stream_shows_the_answer_when_no_feed_connects(
+    page: Page, server: LiveServer, make_model: MakeModel
+) -> None:
+    await make_model(Scenario(tokens=[*WORDS[:20], "**done**"], token_delay=0.05))
+    await page.route("**/events/", lambda route: route.abort("connectionrefused"))
+    await page.route_web_socket("**/ws/conversations/**", lambda socket: socket.close())
+    chat = ChatPage(page, server.url)
+    await chat.open()
+    await chat.send("Neither feed")
+    await expect(chat.answer.locator(".md-plain")).to_contain_text("w3")
+    await chat.wait_finished()
+    await expect(chat.answer_body.locator("strong")).to_have_text("done")
