@@ -151,7 +151,12 @@ async def conversation_feed(
     unfinished_answers: Callable[[], Awaitable[list[str]]],
     resume: tuple[str, int] | None,
 ) -> AsyncIterator[bytes]:
-    """Every answer of the conversation as page updates, for as long as the page stays."""
+    """Every answer of the conversation as page updates, for as long as the page stays.
+
+    The same walk as chat.engine.subscribe.conversation_feed, kept separate for its two
+    clocks: an answer is read with a short tick (a held-back tail goes out within
+    TICK_SECONDS), while an idle page only wakes for the heartbeat.
+    """
     yield STREAM_OPEN + f"retry: {RECONNECT_MS}\n\n".encode()
     heartbeat = settings.CHAT_HEARTBEAT_SECONDS
     last_write = time.monotonic()

@@ -211,14 +211,17 @@ function startChat(main) {
       if (data.seq <= state.rawSeq) return
       state.rawSeq = data.seq
       if (data.type === 'start') return handlers.start(data, source)
-      if (state.rendered || state.done) return
-      if (data.type === 'done' || data.type === 'error') return finishFromServer(data.message_id)
+      // Raw events come from the answer's start, so this is always its whole text so far.
       if (data.type === 'token') state.rawText += data.token
       else if (data.type === 'message') state.rawText = data.content
+      if (state.rendered || state.done) return
+      if (data.type === 'done' || data.type === 'error') return finishFromServer(data.message_id)
       // A rendered feed that is connecting will bring this answer itself, as HTML.
       if (source === 'post' && chat.feedMode !== 'ws' && chat.feedMode !== 'none') return
       const element = bubble(data.message_id)
       if (!element) return
+      element.querySelector('.md-blocks').textContent = ''
+      element.querySelector('.md-tail').textContent = ''
       element.querySelector('.md-plain').textContent = state.rawText
       markText(element)
     },
@@ -289,6 +292,9 @@ function startChat(main) {
 
   function openSocket() {
     chat.feedMode = 'connecting'
+    // Answers the rendered feed was showing now come as text: the socket sends them from
+    // their start, and their final HTML is fetched when they end.
+    for (const state of chat.answers.values()) state.rendered &&= state.done
     const scheme = location.protocol === 'https:' ? 'wss' : 'ws'
     const socket = new WebSocket(`${scheme}://${location.host}/ws/conversations/${chat.conversationId}/`)
     let opened = false
@@ -296,9 +302,9 @@ function startChat(main) {
       opened = true
       chat.feedMode = 'ws'
       setStatus('')
-      // Running answers come from their start anyway; these catch any that ended meanwhile.
+      // Running answers come from their start anyway; this catches any that ended meanwhile.
       for (const [id, state] of chat.answers) {
-        if (!state.done && state.rawSeq > 0) {
+        if (!state.done && bubble(id)) {
           socket.send(JSON.stringify({ type: 'resume', message_id: id, after: state.rawSeq }))
         }
       }
