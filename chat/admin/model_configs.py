@@ -27,6 +27,7 @@ class ModelConfigForm(forms.ModelForm):
     class Meta:
         model = ModelConfig
         fields = list(VERSIONED_FIELDS)
+        labels = {"base_url": "Base URL", "api_key_env": "API key variable"}
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -104,7 +105,7 @@ class ModelConfigAdmin(admin.ModelAdmin):
         ("History", {"fields": ["version", "created_at", "updated_at", "recent_changes"]}),
     ]
 
-    @admin.display(description="API key")
+    @admin.display(description="API key set?")
     def api_key_status(self, config: ModelConfig) -> str:
         return key_status(config)
 
