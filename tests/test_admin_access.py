@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
 from chat.models import Conversation, ModelConfig
@@ -120,8 +120,6 @@ def test_model_staff_given_the_permission_can_read_transcripts() -> None:
     ],
 )
 def test_regular_user_gets_no_admin_page(url_name: str) -> None:
-    from django.contrib.auth.models import User
-
     user = User.objects.create_user("una-user", password="x")
     response = browser_for(user).get(reverse(url_name))
     assert response.status_code == 302

@@ -12,7 +12,13 @@ from django.urls import reverse
 
 from chat.admin.connection_check import FIRST_WORDS
 from chat.models import VERSIONED_FIELDS, Message, ModelConfig, ModelConfigVersion, Role
-from tests.admin_fixtures import browser_for, demo_model, make_configurator, make_superuser
+from tests.admin_fixtures import (
+    browser_for,
+    demo_model,
+    make_configurator,
+    make_reviewer,
+    make_superuser,
+)
 from tests.asgi import AsgiClient
 from tests.conftest import MakeModel
 from tests.fake_upstream import Failure, FakeUpstream, Scenario
@@ -351,8 +357,6 @@ def test_change_page_button_tests_the_saved_settings(upstream: FakeUpstream) -> 
 
 @pytest.mark.django_db
 def test_reviewers_cannot_run_test_connection(upstream: FakeUpstream) -> None:
-    from tests.admin_fixtures import make_reviewer
-
     config = openai_model(upstream, Scenario())
     browser = browser_for(make_reviewer())
     url = reverse("admin:chat_modelconfig_test_connection", args=[config.pk])

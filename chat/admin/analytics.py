@@ -68,7 +68,7 @@ class OutcomeFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[GenerationRecord]) -> Any:
         value = self.value()
-        if value in Outcome.__members__.values():
+        if value in {outcome.value for outcome in Outcome}:
             return queryset.filter(outcome_filter(Outcome(value)))
         return queryset
 
