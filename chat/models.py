@@ -293,10 +293,14 @@ class ApiKey(models.Model):
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
 
+    @staticmethod
+    def new_secret() -> str:
+        return secrets.token_urlsafe(32)
+
     @classmethod
     def issue(cls, user: models.Model, name: str = "") -> tuple[ApiKey, str]:
         """Create a key; the plain key is returned once and only its hash is stored."""
-        plain = API_KEY_PREFIX + secrets.token_urlsafe(32)
+        plain = API_KEY_PREFIX + cls.new_secret()
         key = cls.objects.create(
             user=user,
             name=name,
