@@ -525,6 +525,10 @@ function startChat(main) {
   stopButton.addEventListener('click', stop)
 
   document.addEventListener('keydown', (event) => {
+    // Escape closes the conversation list on a phone.
+    if (event.key === 'Escape' && document.getElementById('sidebar').classList.contains('is-open')) {
+      document.querySelector('[data-action=toggle-sidebar]').click()
+    }
     // Enter sends, Shift+Enter is a new line (and Enter while composing with an IME is not).
     if (event.key === 'Enter' && !event.shiftKey && !event.isComposing &&
         event.target.matches('textarea[data-enter-sends]')) {

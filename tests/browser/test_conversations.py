@@ -297,6 +297,9 @@ async def test_the_chat_works_at_phone_width(
     await expect(sidebar).to_be_visible()
     await expect(toggle).to_have_attribute("aria-expanded", "true")
     await expect(sidebar.locator(".conversation__link")).to_have_text(["Hello from a phone"])
+    await page.keyboard.press("Escape")
+    await expect(sidebar).to_be_hidden()
+    await expect(toggle).to_have_attribute("aria-expanded", "false")
     await phone.close()
 
 
