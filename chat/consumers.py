@@ -22,7 +22,7 @@ from chat.api.payloads import message_text
 from chat.api.ratelimit import enforce_rate_limit
 from chat.api.streams import stop_answer
 from chat.engine import runtime
-from chat.engine.subscribe import answer_events, conversation_feed
+from chat.engine.subscribe import answer_events, conversation_feed, event_batches
 from chat.errors import ChatError, ErrorCode
 from chat.owners import Owner
 
@@ -93,11 +93,13 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         async def unfinished() -> list[str]:
             return await unfinished_answer_ids(self.owner, conversation_id)
 
+        heartbeat = settings.CHAT_HEARTBEAT_SECONDS
         feed = conversation_feed(
             str(conversation_id),
             unfinished,
             None,
-            settings.CHAT_HEARTBEAT_SECONDS,
+            heartbeat,
+            event_batches(heartbeat),
             followed=self.followed,
         )
         async for item in feed:

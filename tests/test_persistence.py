@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.test import override_settings
 
 from chat.engine import runtime, store
@@ -244,3 +245,49 @@ async def test_answer_records_whether_a_client_was_still_connected_at_the_end(
     }
     assert outcomes["abandoned"].status == "complete"
     assert (outcomes["gone"].status, outcomes["gone"].finish_reason) == ("stopped", "client_gone")
+
+
+async def test_a_new_message_while_an_answer_runs_is_refused_and_writes_nothing(
+    client: AsgiClient, make_model: MakeModel
+) -> None:
+    await make_model(Scenario(hang_after=1))
+    async with client.stream("POST", STREAM, json={"message": "first"}) as stream:
+        await stream.chunks_until("event: token")
+        start = stream.events()[0].data
+        response = await client.post(
+            CHAT, json={"message": "second", "conversation_id": start["conversation_id"]}
+        )
+        assert response.status == 400
+        assert "still being generated" in response.json()["error"]["message"]
+        assert await Message.objects.filter(content="second").acount() == 0
+        await client.post(f"/api/v1/messages/{start['message_id']}/stop")
+        await stream.read_all()
+
+
+async def test_an_answer_left_by_a_dead_worker_does_not_block_its_conversation(
+    client: AsgiClient, make_model: MakeModel, user: Any
+) -> None:
+    await make_model()
+    conversation = await sync_to_async(Conversation.objects.create)(owner=user, title="t")
+    await sync_to_async(Message.objects.create)(
+        conversation=conversation, role="user", content="q", position=0
+    )
+    orphan = await sync_to_async(Message.objects.create)(
+        conversation=conversation,
+        role="assistant",
+        status=Status.STREAMING,
+        position=1,
+        content="half an answ",
+        worker_id="a-worker-that-died",
+    )
+    response = await client.post(
+        CHAT, json={"message": "again", "conversation_id": str(conversation.pk)}
+    )
+    assert response.status == 200
+    assert response.json()["message"]["status"] == "complete"
+    orphan = await Message.objects.aget(pk=orphan.pk)
+    assert (orphan.status, orphan.content, orphan.error_code) == (
+        "interrupted",
+        "half an answ",
+        "INTERNAL",
+    )

@@ -80,7 +80,7 @@ async def test_rerun_refuses_while_an_answer_is_streaming(
             f"/api/v1/messages/{start['user_message_id']}/edit", json={"message": "changed"}
         )
         assert response.status == 400
-        assert "stop it first" in response.json()["error"]["message"]
+        assert "still being generated" in response.json()["error"]["message"]
         await client.post(f"/api/v1/messages/{start['message_id']}/stop")
         await stream.read_all()
     assert (await Message.objects.aget(pk=start["user_message_id"])).content == "hi"

@@ -8,7 +8,7 @@ from contextlib import aclosing
 from django.conf import settings
 from django.http import StreamingHttpResponse
 
-from chat.engine.subscribe import answer_events, conversation_feed
+from chat.engine.subscribe import answer_events, conversation_feed, event_batches
 from chat.events import Event
 
 # Daphne sends no headers before the first body byte: a comment gets them out at once.
@@ -66,8 +66,9 @@ async def conversation_stream(
 ) -> AsyncIterator[bytes]:
     """A conversation's feed as SSE: events carry `message_id` and `seq`; the id is both."""
     yield STREAM_OPEN
+    heartbeat = settings.CHAT_HEARTBEAT_SECONDS
     feed = conversation_feed(
-        conversation_id, unfinished_answers, resume, settings.CHAT_HEARTBEAT_SECONDS
+        conversation_id, unfinished_answers, resume, heartbeat, event_batches(heartbeat)
     )
     async for item in feed:
         if item is None:

@@ -117,6 +117,9 @@ def condensed_events(message: Message, after: int) -> list[Event]:
 
 
 def worker_alive(worker_id: str) -> bool:
+    """Whether the worker beat recently (no worker id: an answer from before workers)."""
+    if not worker_id:
+        return False
     cutoff = timezone.now() - timedelta(seconds=settings.CHAT_WORKER_STALE_SECONDS)
     return Worker.objects.filter(pk=worker_id, last_seen__gte=cutoff).exists()
 
@@ -131,7 +134,7 @@ def saved_answer_events(message_id: str, after: int, running_here: bool) -> list
     """
     message = Message.objects.get(pk=message_id)
     if message.status in UNFINISHED_STATUSES:
-        if running_here or (message.worker_id and worker_alive(message.worker_id)):
+        if running_here or worker_alive(message.worker_id):
             return None
         finalise_abandoned(message_id)
         message.refresh_from_db()

@@ -34,6 +34,8 @@ def ensure_background() -> None:
 async def launch(turn: Turn) -> Generation:
     """Run a prepared turn's answer as a task of its own."""
     ensure_background()
+    for answer in turn.abandoned:
+        await background.close_abandoned_log(answer)
     generation = Generation(turn, event_log())
     await generation.announce()
     # A fresh context: the task outlives the request that started it, and must not carry
@@ -68,6 +70,7 @@ async def start_generation(
         conversation_id=conversation_id,
         model_name=model_name,
         worker_id=WORKER_ID,
+        running_here=frozenset(_running),
     )
     return await launch(turn)
 
@@ -77,7 +80,12 @@ async def rerun_generation(
 ) -> Generation:
     """Regenerate an answer, or resend an edited user message; later messages are replaced."""
     turn = await store.prepare_rerun(
-        owner=owner, message_id=message_id, text=text, model_name=model_name, worker_id=WORKER_ID
+        owner=owner,
+        message_id=message_id,
+        text=text,
+        model_name=model_name,
+        worker_id=WORKER_ID,
+        running_here=frozenset(_running),
     )
     return await launch(turn)
 

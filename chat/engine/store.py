@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from chat.engine import replay
 from chat.errors import ChatError, ErrorCode
 from chat.models import UNFINISHED_STATUSES, Conversation, Message, ModelConfig, Role, Status
 from chat.owners import Owner
@@ -32,6 +33,8 @@ class Turn:
     model_name: str
     provider: str
     request: ProviderRequest
+    # Answers of dead workers that this turn found and finalised (their logs need closing).
+    abandoned: tuple[Message, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +93,11 @@ def history_before(conversation: Conversation, position: int, limit: int) -> lis
 
 
 def new_answer(
-    conversation: Conversation, user_message: Message, config: ModelConfig, worker_id: str
+    conversation: Conversation,
+    user_message: Message,
+    config: ModelConfig,
+    worker_id: str,
+    abandoned: tuple[Message, ...] = (),
 ) -> Turn:
     """Create the empty assistant message after `user_message` and fix the turn's context."""
     history = history_before(conversation, user_message.position, config.history_limit)
@@ -124,7 +131,29 @@ def new_answer(
         model_name=config.name,
         provider=config.provider,
         request=request,
+        abandoned=abandoned,
     )
+
+
+ANSWER_RUNNING = "An answer is still being generated in this conversation: stop it or wait."
+
+
+def settle_running_answers(
+    conversation: Conversation, running_here: frozenset[str]
+) -> tuple[Message, ...]:
+    """One answer at a time per conversation: refuse while one runs.
+
+    An unfinished answer whose worker is dead does not block the conversation until the
+    sweep comes by: it is finalised here (and returned, so its log can be closed).
+    """
+    abandoned = []
+    for answer in conversation.messages.filter(status__in=UNFINISHED_STATUSES):
+        if str(answer.pk) in running_here or replay.worker_alive(answer.worker_id):
+            raise ChatError(ErrorCode.BAD_REQUEST, ANSWER_RUNNING)
+        if replay.finalise_abandoned(answer.pk):
+            answer.refresh_from_db()
+            abandoned.append(answer)
+    return tuple(abandoned)
 
 
 def locked_conversation(owner: Owner, conversation_id: uuid.UUID) -> Conversation:
@@ -142,12 +171,17 @@ def prepare_turn(
     conversation_id: uuid.UUID | None,
     model_name: str | None,
     worker_id: str = "",
+    running_here: frozenset[str] = frozenset(),
 ) -> Turn:
-    """Save the user's message and an empty assistant message, in one transaction."""
+    """Save the user's message and an empty assistant message, in one transaction.
+
+    `running_here`: ids of the answers this process is generating.
+    """
     with transaction.atomic():
         conversation = (
             locked_conversation(owner, conversation_id) if conversation_id is not None else None
         )
+        abandoned = settle_running_answers(conversation, running_here) if conversation else ()
         config = resolve_model(model_name, conversation)
         if conversation is None:
             conversation = Conversation.objects.create(
@@ -160,7 +194,7 @@ def prepare_turn(
         user_message = Message.objects.create(
             conversation=conversation, role=Role.USER, content=text, position=position
         )
-        return new_answer(conversation, user_message, config, worker_id)
+        return new_answer(conversation, user_message, config, worker_id, abandoned)
 
 
 @database_sync_to_async
@@ -171,6 +205,7 @@ def prepare_rerun(
     text: str | None,
     model_name: str | None,
     worker_id: str = "",
+    running_here: frozenset[str] = frozenset(),
 ) -> Turn:
     """Answer a user message again: everything after it is replaced (no branches yet).
 
@@ -182,6 +217,7 @@ def prepare_rerun(
         if target is None:
             raise ChatError(ErrorCode.NOT_FOUND, "Message not found.")
         conversation = locked_conversation(owner, target.conversation_id)
+        abandoned = settle_running_answers(conversation, running_here)
         if target.role == Role.ASSISTANT:
             if text is not None:
                 raise ChatError(ErrorCode.BAD_REQUEST, "Only your own messages can be edited.")
@@ -194,12 +230,7 @@ def prepare_rerun(
                 raise ChatError(ErrorCode.BAD_REQUEST, "There is no question to answer again.")
         else:
             user_message = target
-        later = conversation.messages.filter(position__gt=user_message.position)
-        if later.filter(status__in=UNFINISHED_STATUSES).exists():
-            raise ChatError(
-                ErrorCode.BAD_REQUEST, "An answer is still being generated: stop it first."
-            )
-        later.delete()
+        conversation.messages.filter(position__gt=user_message.position).delete()
         if text is not None and text != user_message.content:
             user_message.content = text
             user_message.save(update_fields=["content"])
@@ -207,7 +238,7 @@ def prepare_rerun(
                 conversation.title = title_from(text)
                 conversation.save(update_fields=["title"])
         config = resolve_model(model_name, conversation)
-        return new_answer(conversation, user_message, config, worker_id)
+        return new_answer(conversation, user_message, config, worker_id, abandoned)
 
 
 def in_thread_pool(func: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:

@@ -7,6 +7,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from enum import Enum
+from typing import TypeVar
 
 from chat.engine import presence, replay, runtime
 from chat.engine.notices import ConversationNotices
@@ -81,19 +82,38 @@ async def _answer_events(
     yield []
 
 
+FeedItem = TypeVar("FeedItem")
+AnswerFollower = Callable[[str, int], AsyncIterator[FeedItem]]
+
+
+def event_batches(heartbeat: float) -> AnswerFollower[tuple[str, list[Event]] | None]:
+    """The plain way to follow one answer in a feed: (message id, batch), None when quiet."""
+
+    async def follow_one(
+        message_id: str, after: int
+    ) -> AsyncIterator[tuple[str, list[Event]] | None]:
+        async for batch in answer_events(message_id, after, heartbeat):
+            yield (message_id, batch) if batch else None
+
+    return follow_one
+
+
 async def conversation_feed(
     conversation_id: str,
     unfinished_answers: Callable[[], Awaitable[list[str]]],
     resume: tuple[str, int] | None,
     heartbeat: float,
+    follow: AnswerFollower[FeedItem],
     followed: set[str] | None = None,
-) -> AsyncIterator[tuple[str, list[Event]] | None]:
+) -> AsyncIterator[FeedItem | None]:
     """Every answer of a conversation as it is generated, until the subscriber leaves.
 
     First the answers still running (from the start, or from `resume` = (message id, seq)),
-    then each answer started later. Yields (message id, batch), or None after `heartbeat`
-    seconds of silence. Answers whose ids are in `followed` are skipped: a caller that
-    follows some answers itself shares the set, and the feed adds what it follows.
+    then each answer started later, each through `follow(message id, after)` (see
+    `event_batches`; the browser's feed renders HTML instead). Yields what `follow`
+    yields, and None after `heartbeat` seconds with no answer running. Answers whose ids
+    are in `followed` are skipped: a caller that follows some answers itself shares the
+    set, and the feed adds what it follows.
     """
     # Subscribe before looking for running answers, so none can start unseen in between.
     async with ConversationNotices(conversation_id) as notices:
@@ -116,5 +136,5 @@ async def conversation_feed(
                 continue
             followed.add(message_id)
             after = resume[1] if resume is not None and resume[0] == message_id else 0
-            async for batch in answer_events(message_id, after, heartbeat):
-                yield (message_id, batch) if batch else None
+            async for item in follow(message_id, after):
+                yield item

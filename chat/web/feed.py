@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -30,7 +29,7 @@ from django.http import HttpRequest, HttpResponse
 from chat import conversations as store
 from chat.api.auth import request_owner
 from chat.api.sse import PING, STREAM_OPEN, parse_feed_position, sse_response
-from chat.engine.notices import ConversationNotices
+from chat.engine import subscribe
 from chat.engine.subscribe import Progress, answer_events, progress
 from chat.errors import ChatError, ErrorCode
 from chat.events import Event, EventType
@@ -151,40 +150,21 @@ async def conversation_feed(
     unfinished_answers: Callable[[], Awaitable[list[str]]],
     resume: tuple[str, int] | None,
 ) -> AsyncIterator[bytes]:
-    """Every answer of the conversation as page updates, for as long as the page stays.
-
-    The same walk as chat.engine.subscribe.conversation_feed, kept separate for its two
-    clocks: an answer is read with a short tick (a held-back tail goes out within
-    TICK_SECONDS), while an idle page only wakes for the heartbeat.
-    """
+    """Every answer of the conversation as page updates, for as long as the page stays."""
     yield STREAM_OPEN + f"retry: {RECONNECT_MS}\n\n".encode()
     heartbeat = settings.CHAT_HEARTBEAT_SECONDS
     last_write = time.monotonic()
-    # Subscribe before looking for running answers, so none can start unseen in between.
-    async with ConversationNotices(conversation_id) as notices:
-        queue: deque[str] = deque([resume[0]] if resume else [])
-        queue.extend(await unfinished_answers())
-        followed: set[str] = set()
-        while True:
-            if not queue:
-                started = await notices.next_started(heartbeat)
-                if started is None:
-                    yield PING
-                else:
-                    queue.append(started)
-                continue
-            message_id = queue.popleft()
-            if message_id in followed:
-                continue
-            followed.add(message_id)
-            after = resume[1] if resume is not None and resume[0] == message_id else 0
-            async for chunk in follow_answer(message_id, after):
-                if chunk:
-                    last_write = time.monotonic()
-                    yield chunk
-                elif time.monotonic() - last_write >= heartbeat:
-                    last_write = time.monotonic()
-                    yield PING
+    feed = subscribe.conversation_feed(
+        conversation_id, unfinished_answers, resume, heartbeat, follow_answer
+    )
+    async for chunk in feed:
+        if chunk:
+            last_write = time.monotonic()
+            yield chunk
+        # None: no answer running for a heartbeat; b"": an answer's quiet tick.
+        elif chunk is None or time.monotonic() - last_write >= heartbeat:
+            last_write = time.monotonic()
+            yield PING
 
 
 owned_conversation = database_sync_to_async(store.owned_conversation)

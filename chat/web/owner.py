@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.http import HttpRequest
 
 from chat.api.auth import ANONYMOUS_SESSION_KEY
+from chat.models import Conversation
 from chat.owners import Owner
 
 
@@ -26,3 +29,20 @@ def page_owner(request: HttpRequest) -> Owner | None:
         return None
     anonymous_id = request.session.get(ANONYMOUS_SESSION_KEY)
     return Owner.anonymous(anonymous_id) if anonymous_id else None
+
+
+def adopt_anonymous_conversations(
+    sender: object, request: HttpRequest, user: Any, **_: Any
+) -> None:
+    """On sign-in or sign-up, the chats this browser had anonymously become the user's.
+
+    Connected to `user_logged_in` (chat.apps). Django keeps session data across the login's
+    new session key, so the anonymous id is still there to find them by.
+    """
+    if request is None or not hasattr(request, "session"):
+        return
+    anonymous_id = request.session.pop(ANONYMOUS_SESSION_KEY, None)
+    if anonymous_id:
+        Conversation.objects.filter(owner__isnull=True, anonymous_id=anonymous_id).update(
+            owner=user, anonymous_id=""
+        )
