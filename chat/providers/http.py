@@ -13,10 +13,11 @@ from typing import Any
 
 import httpx
 from django.conf import settings
-from httpx_sse import EventSource, ServerSentEvent
 
 from chat.errors import ErrorCode
 from chat.providers.base import ProviderError
+from chat.providers.sse import SseEvent, sse_events
+from chat.providers.transport import AsyncioTransport
 
 # One client per event loop: an httpx pool belongs to the loop that opened its sockets
 # (tests run several loops; a server runs one).
@@ -29,6 +30,9 @@ def http_client() -> httpx.AsyncClient:
     loop = asyncio.get_running_loop()
     client = _clients.get(loop)
     if client is None:
+        limits = httpx.Limits(
+            max_connections=settings.LLM_MAX_CONNECTIONS, max_keepalive_connections=100
+        )
         client = httpx.AsyncClient(
             timeout=httpx.Timeout(
                 connect=settings.LLM_CONNECT_TIMEOUT_SECONDS,
@@ -36,9 +40,9 @@ def http_client() -> httpx.AsyncClient:
                 write=settings.LLM_CONNECT_TIMEOUT_SECONDS,
                 pool=settings.LLM_CONNECT_TIMEOUT_SECONDS,
             ),
-            limits=httpx.Limits(
-                max_connections=settings.LLM_MAX_CONNECTIONS, max_keepalive_connections=100
-            ),
+            limits=limits,
+            # Plain asyncio sockets: a fraction of anyio's cost per streamed chunk.
+            transport=AsyncioTransport(limits=limits),
             # Upstream URLs are configured by staff; never follow redirects to elsewhere.
             follow_redirects=False,
         )
@@ -118,7 +122,7 @@ def describe_error_body(body: bytes, detail_from_json: ErrorDetail) -> str:
 @asynccontextmanager
 async def open_event_stream(
     url: str, *, json_body: dict[str, Any], headers: dict[str, str], detail_from_json: ErrorDetail
-) -> AsyncIterator[tuple[httpx.Response, AsyncIterator[ServerSentEvent]]]:
+) -> AsyncIterator[tuple[httpx.Response, AsyncIterator[SseEvent]]]:
     """POST and yield the response with its server-sent events; map every failure to a code.
 
     Leaving the block (normally, by error or by cancellation) closes the response, which
@@ -145,7 +149,7 @@ async def open_event_stream(
                     + describe_error_body(body, detail_from_json),
                     status=response.status_code,
                 )
-            yield response, EventSource(response).aiter_sse()
+            yield response, sse_events(response)
     except httpx.ConnectError as error:
         raise ProviderError(
             ErrorCode.UPSTREAM_ERROR,
@@ -173,7 +177,7 @@ async def open_event_stream(
         ) from error
 
 
-async def drain_after_end(events: AsyncIterator[ServerSentEvent]) -> None:
+async def drain_after_end(events: AsyncIterator[SseEvent]) -> None:
     """Read the body's last bytes after the end marker so the connection goes back to the pool.
 
     Returning at the marker would close a connection whose body was not read to the end,
