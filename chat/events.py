@@ -17,6 +17,12 @@ class EventType(StrEnum):
 
 TERMINAL_TYPES = frozenset({EventType.DONE, EventType.ERROR})
 
+# json.dumps(..., ensure_ascii=False, separators=(",", ":")) builds an encoder per call;
+# one shared encoder and json's own string quoting give the very same text, cheaper.
+_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_quote_json_string = json.encoder.encode_basestring
+_TOKEN_KEYS = ("token", "done")
+
 
 class Event:
     """One event of one generation. `seq` counts from 1 within the generation.
@@ -35,9 +41,18 @@ class Event:
     @property
     def json(self) -> str:
         if self._json is None:
-            self._json = json.dumps(
-                {"type": self.type, **self.data}, ensure_ascii=False, separators=(",", ":")
-            )
+            data = self.data
+            if (
+                self.type == EventType.TOKEN
+                and tuple(data) == _TOKEN_KEYS
+                and data["done"] is False
+                and type(data["token"]) is str
+            ):
+                # One per relayed chunk: the hot path, written out.
+                text = _quote_json_string(data["token"])
+                self._json = '{"type":"token","token":' + text + ',"done":false}'
+            else:
+                self._json = _encode_json({"type": self.type, **data})
         return self._json
 
     def tagged_json(self, message_id: str) -> str:
