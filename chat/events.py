@@ -27,32 +27,45 @@ _TOKEN_KEYS = ("token", "done")
 class Event:
     """One event of one generation. `seq` counts from 1 within the generation.
 
-    The JSON form is computed once and shared by every subscriber and transport.
+    The JSON form is computed once and shared by every subscriber and transport. A token
+    event keeps only its text (`data` is made on access, a fresh dict each time): an
+    answer's log holds one per token for as long as the log lives, and a dict apiece was
+    most of their memory and of the objects the garbage collector walks.
     """
 
-    __slots__ = ("seq", "type", "data", "_json")
+    __slots__ = ("seq", "type", "_data", "_token", "_json")
 
     def __init__(self, seq: int, type: str, data: dict[str, Any], json_text: str | None = None):
         self.seq = seq
         self.type = type
-        self.data = data
         self._json = json_text
+        if (
+            type == EventType.TOKEN
+            and tuple(data) == _TOKEN_KEYS
+            and data["done"] is False
+            and isinstance(data["token"], str)
+        ):
+            self._token: str | None = data["token"]
+            self._data: dict[str, Any] | None = None
+        else:
+            self._token = None
+            self._data = data
+
+    @property
+    def data(self) -> dict[str, Any]:
+        if self._data is not None:
+            return self._data
+        return {"token": self._token, "done": False}
 
     @property
     def json(self) -> str:
         if self._json is None:
-            data = self.data
-            if (
-                self.type == EventType.TOKEN
-                and tuple(data) == _TOKEN_KEYS
-                and data["done"] is False
-                and type(data["token"]) is str
-            ):
+            if self._token is not None:
                 # One per relayed chunk: the hot path, written out.
-                text = _quote_json_string(data["token"])
+                text = _quote_json_string(self._token)
                 self._json = '{"type":"token","token":' + text + ',"done":false}'
             else:
-                self._json = _encode_json({"type": self.type, **data})
+                self._json = _encode_json({"type": self.type, **self.data})
         return self._json
 
     def tagged_json(self, message_id: str) -> str:

@@ -43,3 +43,9 @@ def test_other_events_encode_exactly_as_json_dumps(
     event_type: EventType, data: dict[str, object]
 ) -> None:
     assert Event(1, event_type, data).json == dumps(event_type, data)
+
+
+def test_a_token_event_still_shows_its_data() -> None:
+    event = Event(3, EventType.TOKEN, {"token": "hi", "done": False})
+    assert event.data == {"token": "hi", "done": False}
+    assert Event.from_json(3, event.json).data == event.data
