@@ -13,6 +13,7 @@ bench-results/; and, for a full run, the latest figures and the plot under docs/
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shlex
@@ -50,6 +51,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="update docs/benchmarks.md and the plot (default: on for a full run)",
     )
     parser.add_argument("--docs-dir", type=Path, default=PROJECT_DIR / "docs")
+    parser.add_argument(
+        "--latency-levels",
+        help="comma-separated concurrencies for the latency phase (default: the preset's)",
+    )
     parser.add_argument(
         "--server-env",
         action="append",
@@ -119,6 +124,11 @@ def stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     config = PRESETS["smoke" if args.smoke else "full"]
+    if args.latency_levels:
+        levels = tuple(int(level) for level in args.latency_levels.split(","))
+        config = dataclasses.replace(
+            config, latency=dataclasses.replace(config.latency, levels=levels)
+        )
     phases = [name.strip() for name in args.phases.split(",") if name.strip()]
     unknown = set(phases) - set(PHASES)
     if unknown:

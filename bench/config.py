@@ -133,7 +133,7 @@ FULL = BenchConfig(
         sizes=(50, 200, 1000),
         gap_ms=2,
         concurrency=4,
-        requests={50: 120, 200: 40, 1000: 12},
+        requests={50: 240, 200: 80, 1000: 24},
     ),
     throughput=ThroughputConfig(
         upstream=UpstreamSpec(tokens=20, ttft_ms=0, gap_ms=0), concurrency=20, seconds=6
