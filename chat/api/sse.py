@@ -52,7 +52,10 @@ async def answer_stream(
         ) as batches:
             async for batch in batches:
                 # Several events that piled up go out as one write.
-                yield b"".join(map(encode, batch)) if batch else PING
+                if len(batch) == 1:
+                    yield encode(batch[0])
+                else:
+                    yield b"".join(map(encode, batch)) if batch else PING
         finished = True
     finally:
         if not finished and on_client_gone is not None:
@@ -78,8 +81,20 @@ async def conversation_stream(
             yield b"".join(encode_tagged(message_id, event) for event in batch)
 
 
+class EventStreamResponse(StreamingHttpResponse):
+    """A streaming response that hands the ASGI handler our generator itself.
+
+    StreamingHttpResponse wraps an async iterator in two more async generators (its
+    `__aiter__` and `streaming_content`, which turns each part into bytes): two more frames
+    to resume for every chunk, for parts that are bytes already.
+    """
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._iterator  # type: ignore[no-any-return]
+
+
 def sse_response(stream: AsyncIterator[bytes]) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(stream, content_type="text/event-stream; charset=utf-8")
+    response = EventStreamResponse(stream, content_type="text/event-stream; charset=utf-8")
     response["Cache-Control"] = "no-cache"
     # nginx: do not buffer this response.
     response["X-Accel-Buffering"] = "no"
