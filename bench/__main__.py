@@ -52,6 +52,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--docs-dir", type=Path, default=PROJECT_DIR / "docs")
     parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="RESULTS_JSON",
+        help="measure nothing: print the table and write the docs from an earlier run",
+    )
+    parser.add_argument(
         "--latency-levels",
         help="comma-separated concurrencies for the latency phase (default: the preset's)",
     )
@@ -121,8 +127,18 @@ def stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
+def render(path: Path, docs_dir: Path) -> int:
+    document = json.loads(path.read_text())
+    print(report.table(document))
+    for written in markdown.write_docs(document, docs_dir):
+        print(f"updated {written}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.render is not None:
+        return render(args.render, args.docs_dir)
     config = PRESETS["smoke" if args.smoke else "full"]
     if args.latency_levels:
         levels = tuple(int(level) for level in args.latency_levels.split(","))

@@ -11,15 +11,16 @@ LEFT, RIGHT, TOP, BOTTOM = 64, 150, 36, 48
 SERIES_COLOURS = {"p50": "#1f77b4", "p99": "#d62728"}
 
 
-def nice_ceiling(value: float) -> float:
-    """1, 2 or 5 times a power of ten, at or above `value`."""
-    if value <= 0:
-        return 1.0
-    power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
-        if step * power >= value:
-            return step * power
-    return 10 * power
+# The y axis is logarithmic (a 1 ms target and a 500 ms spike on one plot); an added
+# time at or below the floor (it can even be negative) is drawn on the floor.
+FLOOR_MS = 0.1
+
+
+def decades(values: Sequence[float]) -> tuple[int, int]:
+    """The powers of ten spanning FLOOR_MS and the largest value."""
+    low = math.floor(math.log10(FLOOR_MS))
+    high = math.ceil(math.log10(max([*values, 10 * FLOOR_MS])))
+    return low, max(high, low + 1)
 
 
 def added_ttft_svg(
@@ -30,10 +31,9 @@ def added_ttft_svg(
     targets: Sequence[tuple[int, float, str]] = (),
     subtitle: str = "",
 ) -> str:
-    """Lines for p50 and p99 over a log concurrency axis; targets drawn as open diamonds."""
+    """Lines for p50 and p99, both axes logarithmic; targets drawn as open diamonds."""
     values = [v for v in (*p50, *p99) if math.isfinite(v)] + [t[1] for t in targets]
-    top = nice_ceiling(max([*values, 1.0]))
-    bottom = min(0.0, *values) if values else 0.0
+    bottom, top = decades(values)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     low, high = math.log10(min(concurrency)), math.log10(max(concurrency))
     span = high - low or 1.0
@@ -42,7 +42,8 @@ def added_ttft_svg(
         return LEFT + (math.log10(level) - low) / span * plot_w
 
     def y_at(value: float) -> float:
-        return TOP + (top - value) / (top - bottom) * plot_h
+        exponent = math.log10(max(value, FLOOR_MS))
+        return TOP + (top - exponent) / (top - bottom) * plot_h
 
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}"'
@@ -53,10 +54,11 @@ def added_ttft_svg(
     ]
     if subtitle:
         parts.append(
-            f'<text x="{WIDTH - 10}" y="20" text-anchor="end" fill="#555">{escape(subtitle)}</text>'
+            f'<text x="{WIDTH - 10}" y="{HEIGHT - 10}" text-anchor="end" fill="#555"'
+            f' font-size="10">{escape(subtitle)}</text>'
         )
-    for step in range(6):
-        value = bottom + (top - bottom) * step / 5
+    for exponent in range(bottom, top + 1):
+        value = 10.0**exponent
         y = y_at(value)
         parts.append(
             f'<line x1="{LEFT}" y1="{y:.1f}" x2="{LEFT + plot_w}" y2="{y:.1f}" stroke="#ddd"/>'
@@ -71,12 +73,12 @@ def added_ttft_svg(
             f'<text x="{x:.1f}" y="{TOP + plot_h + 16}" text-anchor="middle">{level}</text>'
         )
     parts += [
-        f'<line x1="{LEFT}" y1="{y_at(0):.1f}" x2="{LEFT + plot_w}" y2="{y_at(0):.1f}"'
+        f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{LEFT + plot_w}" y2="{TOP + plot_h}"'
         ' stroke="#888"/>',
         f'<text x="{LEFT + plot_w / 2:.1f}" y="{HEIGHT - 10}" text-anchor="middle">'
         "concurrent streams (log scale)</text>",
         f'<text transform="translate(16 {TOP + plot_h / 2:.1f}) rotate(-90)"'
-        ' text-anchor="middle">added TTFT, ms</text>',
+        ' text-anchor="middle">added TTFT, ms (log scale)</text>',
     ]
     legend_y = TOP + 8
     for name, series in (("p50", p50), ("p99", p99)):
