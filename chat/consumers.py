@@ -12,7 +12,6 @@ import logging
 import uuid
 from typing import Any
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -21,6 +20,7 @@ from chat.api.auth import ANONYMOUS_SESSION_KEY
 from chat.api.payloads import message_text
 from chat.api.ratelimit import enforce_rate_limit
 from chat.api.streams import stop_answer
+from chat.db import in_thread_pool
 from chat.engine import runtime
 from chat.engine.subscribe import answer_events, conversation_feed, event_batches
 from chat.errors import ChatError, ErrorCode
@@ -33,11 +33,11 @@ NEW_CONVERSATION = "new"
 CLOSE_UNAUTHORISED = 4401
 CLOSE_NOT_FOUND = 4404
 
-owned_conversation = database_sync_to_async(conversations.owned_conversation)
-unfinished_answer_ids = database_sync_to_async(conversations.unfinished_answer_ids)
+owned_conversation = conversations.aowned_conversation
+unfinished_answer_ids = conversations.aunfinished_answer_ids
 
 
-@database_sync_to_async
+@in_thread_pool
 def anonymous_id_of(session: Any) -> str | None:
     return session.get(ANONYMOUS_SESSION_KEY) if session is not None else None
 
@@ -174,7 +174,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         after = command.get("after", 0)
         if not isinstance(after, int) or isinstance(after, bool) or after < 0:
             raise ChatError(ErrorCode.BAD_REQUEST, "after must be a whole number.")
-        await database_sync_to_async(conversations.owned_message)(self.owner, message_id)
+        await conversations.aowned_message(self.owner, message_id)
         self.spawn(self.send_answer(str(message_id), after))
 
 

@@ -1,6 +1,6 @@
 """Reading and changing an owner's conversations: shared by the API and the pages.
 
-Plain (sync) functions; async callers wrap them in database_sync_to_async. Anything that is
+Plain (sync) functions, with async twins (the `a` names at the end). Anything that is
 not the owner's is NOT_FOUND, exactly as if it did not exist.
 """
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 
+from chat.db import in_thread_pool
 from chat.errors import ChatError, ErrorCode
 from chat.models import UNFINISHED_STATUSES, Conversation, Message
 from chat.owners import Owner
@@ -71,3 +72,11 @@ def unfinished_answer_ids(owner: Owner, conversation_id: uuid.UUID) -> list[str]
     conversation = owned_conversation(owner, conversation_id)
     rows = conversation.messages.filter(status__in=UNFINISHED_STATUSES).order_by("position")
     return [str(pk) for pk in rows.values_list("pk", flat=True)]
+
+
+# Async twins for views, feeds and consumers.
+aowned_conversation = in_thread_pool(owned_conversation)
+aowned_message = in_thread_pool(owned_message)
+aconversation_page = in_thread_pool(conversation_page)
+adelete_conversation = in_thread_pool(delete_conversation)
+aunfinished_answer_ids = in_thread_pool(unfinished_answer_ids)

@@ -149,3 +149,8 @@ async def test_wrong_method_gets_405_json(client: AsgiClient) -> None:
 async def test_unknown_api_path_gets_json_404(client: AsgiClient) -> None:
     assert_error(await client.get("/api/v1/nothing-here"), 404, "NOT_FOUND")
     assert_error(await client.get("/api/v1/conversations/not-a-uuid"), 404, "NOT_FOUND")
+
+
+async def test_a_host_not_in_allowed_hosts_is_refused(client: AsgiClient) -> None:
+    response = await client.get("/api/v1/models", headers={"host": "evil.example"})
+    assert_error(response, 400, "BAD_REQUEST")

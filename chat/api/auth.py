@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import HttpRequest
@@ -13,6 +12,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.utils import timezone
 
 from chat.api.errors import ApiError
+from chat.db import in_thread_pool
 from chat.errors import ChatError, ErrorCode
 from chat.models import ApiKey, hash_api_key
 from chat.owners import Owner
@@ -22,7 +22,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LAST_USED_RESOLUTION = timedelta(minutes=5)
 
 
-@database_sync_to_async
+@in_thread_pool
 def user_for_api_key(plain_key: str) -> AbstractBaseUser | None:
     key = (
         ApiKey.objects.select_related("user")

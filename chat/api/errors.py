@@ -7,7 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import DisallowedHost, RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -77,7 +77,13 @@ def api_endpoint(*methods: str) -> Callable[[View], View]:
                 response["Allow"] = ", ".join(methods)
                 return response
             try:
+                # The lean bearer-key handler runs no CommonMiddleware: check the host here.
+                request.get_host()
                 return await view(request, *args, **kwargs)
+            except DisallowedHost:
+                return error_response(
+                    ApiError(ErrorCode.BAD_REQUEST, "This host is not served here.", status=400)
+                )
             except ChatError as error:
                 return error_response(error)
             except RequestDataTooBig:

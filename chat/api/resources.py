@@ -5,13 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from chat import conversations as store
 from chat.api.auth import request_owner
 from chat.api.errors import api_endpoint
 from chat.api.serialize import conversation_summary_json, message_json, model_json
+from chat.db import in_thread_pool
 from chat.engine import runtime
 from chat.engine.generation import StopReason
 from chat.errors import ChatError, ErrorCode
@@ -20,11 +20,11 @@ from chat.owners import Owner
 
 CONVERSATION_PAGE_MAX = 200
 
-conversation_page = database_sync_to_async(store.conversation_page)
-delete_conversation = database_sync_to_async(store.delete_conversation)
+conversation_page = store.aconversation_page
+delete_conversation = store.adelete_conversation
 
 
-@database_sync_to_async
+@in_thread_pool
 def enabled_models() -> list[dict[str, Any]]:
     return [model_json(c) for c in ModelConfig.objects.filter(enabled=True)]
 
@@ -59,7 +59,7 @@ async def conversations(request: HttpRequest) -> HttpResponse:
     )
 
 
-@database_sync_to_async
+@in_thread_pool
 def conversation_detail(owner: Owner, conversation_id: uuid.UUID) -> dict[str, Any]:
     conversation = store.owned_conversation(owner, conversation_id)
     return {

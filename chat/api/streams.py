@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from channels.db import database_sync_to_async
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from chat import conversations
@@ -23,9 +22,9 @@ from chat.owners import Owner
 # How long POST .../stop waits for the generation to write its final state.
 STOP_WAIT_SECONDS = 5.0
 
-owned_message = database_sync_to_async(conversations.owned_message)
-owned_conversation = database_sync_to_async(conversations.owned_conversation)
-unfinished_answer_ids = database_sync_to_async(conversations.unfinished_answer_ids)
+owned_message = conversations.aowned_message
+owned_conversation = conversations.aowned_conversation
+unfinished_answer_ids = conversations.aunfinished_answer_ids
 
 
 def resume_point(request: HttpRequest) -> int:

@@ -21,8 +21,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from chat.db import in_thread_pool
 from chat.engine import control, replay
-from chat.engine.store import in_thread_pool
 from chat.eventlog import event_log
 from chat.models import UNFINISHED_STATUSES, Message, Worker
 from chat.redis import redis_enabled

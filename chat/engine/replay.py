@@ -13,11 +13,11 @@ import logging
 import uuid
 from datetime import timedelta
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
+from chat.db import in_thread_pool
 from chat.errors import ErrorCode
 from chat.events import Event, EventType
 from chat.models import UNFINISHED_STATUSES, Message, Status, Worker
@@ -124,7 +124,7 @@ def worker_alive(worker_id: str) -> bool:
     return Worker.objects.filter(pk=worker_id, last_seen__gte=cutoff).exists()
 
 
-@database_sync_to_async
+@in_thread_pool
 def saved_answer_events(message_id: str, after: int, running_here: bool) -> list[Event] | None:
     """Condensed events for an answer that has no log.
 
@@ -141,6 +141,6 @@ def saved_answer_events(message_id: str, after: int, running_here: bool) -> list
     return condensed_events(message, after)
 
 
-@database_sync_to_async
+@in_thread_pool
 def count_reconnect(message_id: str) -> None:
     Message.objects.filter(pk=message_id).update(reconnect_count=F("reconnect_count") + 1)

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any, ParamSpec, TypeVar
 
-from channels.db import database_sync_to_async
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from chat.db import in_thread_pool
 from chat.engine import replay
 from chat.errors import ChatError, ErrorCode
 from chat.models import UNFINISHED_STATUSES, Conversation, Message, ModelConfig, Role, Status
@@ -19,8 +17,6 @@ from chat.owners import Owner
 from chat.providers.base import ChatMessage, ProviderRequest
 
 TITLE_LENGTH = 60
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +159,7 @@ def locked_conversation(owner: Owner, conversation_id: uuid.UUID) -> Conversatio
     return conversation
 
 
-@database_sync_to_async
+@in_thread_pool
 def prepare_turn(
     *,
     owner: Owner,
@@ -197,7 +193,7 @@ def prepare_turn(
         return new_answer(conversation, user_message, config, worker_id, abandoned)
 
 
-@database_sync_to_async
+@in_thread_pool
 def prepare_rerun(
     *,
     owner: Owner,
@@ -239,16 +235,6 @@ def prepare_rerun(
                 conversation.save(update_fields=["title"])
         config = resolve_model(model_name, conversation)
         return new_answer(conversation, user_message, config, worker_id, abandoned)
-
-
-def in_thread_pool(func: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
-    """database_sync_to_async on the executor's pool of threads.
-
-    Flushes and final writes come from generation tasks, not requests; on the single thread
-    shared by thread-sensitive calls, thousands of concurrent streams would queue behind
-    each other. Each call is its own short transaction, so no thread affinity is needed.
-    """
-    return database_sync_to_async(func, thread_sensitive=False)
 
 
 @in_thread_pool

@@ -22,13 +22,13 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from chat import conversations as store
 from chat.api.auth import request_owner
 from chat.api.sse import PING, STREAM_OPEN, parse_feed_position, sse_response
+from chat.db import in_thread_pool
 from chat.engine import subscribe
 from chat.engine.subscribe import Progress, answer_events, progress
 from chat.errors import ChatError, ErrorCode
@@ -54,7 +54,7 @@ def encode(message_id: str, seq: int, event: str, data: dict[str, Any]) -> bytes
     return f"id: {message_id}:{seq}\nevent: {event}\ndata: {body}\n\n".encode()
 
 
-@database_sync_to_async
+@in_thread_pool
 def start_html(message_id: str) -> dict[str, str]:
     """The answer's bubble and the question it answers, as the page shows them."""
     answer = Message.objects.filter(pk=message_id).first()
@@ -74,7 +74,7 @@ def start_html(message_id: str) -> dict[str, str]:
     return html
 
 
-@database_sync_to_async
+@in_thread_pool
 def end_html(message_id: str) -> str:
     answer = Message.objects.filter(pk=message_id).first()
     return render_message(answer) if answer is not None else ""
@@ -167,8 +167,8 @@ async def conversation_feed(
             yield PING
 
 
-owned_conversation = database_sync_to_async(store.owned_conversation)
-unfinished_answer_ids = database_sync_to_async(store.unfinished_answer_ids)
+owned_conversation = store.aowned_conversation
+unfinished_answer_ids = store.aunfinished_answer_ids
 
 
 async def conversation_events(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
