@@ -64,20 +64,38 @@ async def test_partial_text_is_checkpointed_while_streaming(
 async def test_checkpoints_are_bounded_not_per_token(
     client: AsgiClient, make_model: MakeModel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls: list[str] = []
-    real_save_partial = store.save_partial
+    batches: list[dict[uuid.UUID, str]] = []
+    real_save_partials = store.save_partials
 
-    async def counting_save_partial(message_id: uuid.UUID, content: str) -> None:
-        calls.append(content)
-        await real_save_partial(message_id, content)
+    async def counting_save_partials(contents: dict[uuid.UUID, str]) -> None:
+        batches.append(dict(contents))
+        await real_save_partials(contents)
 
-    monkeypatch.setattr(store, "save_partial", counting_save_partial)
+    monkeypatch.setattr(store, "save_partials", counting_save_partials)
     await make_model(Scenario(tokens=["t "] * 100, token_delay=0.005))
     response = await client.post(STREAM, json={"message": "hi"})
     assert response.events()[-1].event == "done"
     # 100 tokens over ~0.5 s with a 0.2 s interval: the first token, then about two more.
-    assert 1 <= len(calls) <= 5
-    assert calls[0] == "t "
+    assert 1 <= len(batches) <= 5
+    assert next(iter(batches[0].values())) == "t "
+
+
+@override_settings(CHAT_FLUSH_INTERVAL_SECONDS=0.2)
+async def test_checkpoints_of_concurrent_answers_share_one_write(
+    client: AsgiClient, make_model: MakeModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    batches: list[set[uuid.UUID]] = []
+    real_save_partials = store.save_partials
+
+    async def recording_save_partials(contents: dict[uuid.UUID, str]) -> None:
+        batches.append(set(contents))
+        await real_save_partials(contents)
+
+    monkeypatch.setattr(store, "save_partials", recording_save_partials)
+    await make_model(Scenario(tokens=["t "] * 60, token_delay=0.01))
+    await asyncio.gather(*(client.post(STREAM, json={"message": "hi"}) for _ in range(4)))
+    assert max(len(batch) for batch in batches) == 4
+    assert len(batches) <= 8  # four answers of ~0.6 s: a few batches, not one per answer
 
 
 async def test_final_state_is_written_exactly_once(
@@ -96,7 +114,7 @@ async def test_final_state_is_written_exactly_once(
         duration_ms=0,
     )
     assert await store.finalise_message(message_id, overwrite) is False
-    await store.save_partial(message_id, "late checkpoint")
+    await store.save_partials({message_id: "late checkpoint"})
     saved = await Message.objects.aget(pk=message_id)
     assert (saved.status, saved.content) == ("complete", "Hello, world!")
 

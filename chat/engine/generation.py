@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 
 from chat.engine import presence, store
+from chat.engine.checkpoints import checkpoints
 from chat.engine.store import FinalState, Turn
 from chat.errors import ChatError, ErrorCode
 from chat.eventlog import EventLog
@@ -55,8 +56,6 @@ class Generation:
         self._stop_reason: StopReason | None = None
         self._relaying = False
         self._finalising = False
-        self._last_flush = float("-inf")
-        self._flush_task: asyncio.Task[None] | None = None
 
     @property
     def message_id(self) -> str:
@@ -155,25 +154,16 @@ class Generation:
             self._ttft_ms = round((now - self._started) * 1000)
         self._parts.append(text)
         await self._emit(EventType.TOKEN, {"token": text, "done": False})
-        # Checkpoint at the first token, then at a bounded interval; never per token, and
-        # never in the relay's way: the write runs beside the stream.
-        if now - self._last_flush >= settings.CHAT_FLUSH_INTERVAL_SECONDS and (
-            self._flush_task is None or self._flush_task.done()
-        ):
-            self._last_flush = now
-            self._flush_task = asyncio.create_task(
-                store.save_partial(self.turn.assistant_message_id, "".join(self._parts))
-            )
+        # Saved with the other answers' text at the next checkpoint, never per token.
+        checkpoints.mark(self.turn.assistant_message_id, self._text)
+
+    def _text(self) -> str:
+        return "".join(self._parts)
 
     async def _finalise(self, outcome: Outcome) -> None:
         self._finalising = True
-        if self._flush_task is not None:
-            # The last checkpoint must land before the final write, never after it.
-            try:
-                await self._flush_task
-            except Exception:
-                logger.exception("Checkpoint of %s failed", self.key)
-        content = "".join(self._parts)
+        checkpoints.forget(self.turn.assistant_message_id)
+        content = self._text()
         duration_ms = round((time.monotonic() - self._started) * 1000)
         error = outcome.error
         final = FinalState(

@@ -238,11 +238,13 @@ def prepare_rerun(
 
 
 @in_thread_pool
-def save_partial(message_id: uuid.UUID, content: str) -> None:
-    """Checkpoint a streaming answer; never touches an answer that was finalised."""
-    Message.objects.filter(pk=message_id, status__in=UNFINISHED_STATUSES).update(
-        content=content, status=Status.STREAMING
-    )
+def save_partials(contents: dict[uuid.UUID, str]) -> None:
+    """Checkpoint streaming answers in one transaction; never touches a finalised one."""
+    with transaction.atomic():
+        for message_id, content in contents.items():
+            Message.objects.filter(pk=message_id, status__in=UNFINISHED_STATUSES).update(
+                content=content, status=Status.STREAMING
+            )
 
 
 @in_thread_pool
