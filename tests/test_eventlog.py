@@ -88,3 +88,17 @@ def test_event_json_repeats_type_and_keeps_unicode() -> None:
     assert event.json == '{"type":"token","token":"世界 👋","done":false}'
     again = Event.from_json(7, event.json)
     assert (again.type, again.data) == ("token", {"token": "世界 👋", "done": False})
+
+
+async def test_a_finished_log_replays_the_same_events_after_compaction() -> None:
+    log = MemoryEventLog(ttl_seconds=60, max_finished=10)
+    written = [token(1, "héllo "), token(2, "世界"), Event(3, "done", {"done": True, "x": [1]})]
+    for event in written:
+        await log.append("g", event)
+    await log.close("g")
+    replayed = await collect(log, "g", 1)
+    assert [(e.seq, e.type, e.data, e.json) for e in replayed] == [
+        (e.seq, e.type, e.data, e.json) for e in written[1:]
+    ]
+    with pytest.raises(ValueError):
+        await log.append("g", token(4, "late"))

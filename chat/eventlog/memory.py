@@ -9,11 +9,33 @@ from chat.eventlog.base import EventLog
 from chat.events import Event
 
 
+class _Compacted:
+    """A finished log's events as their JSON texts.
+
+    A log can be read for minutes after its answer ends. Kept as an Event object per token,
+    a thousand finished answers are a million objects that every full garbage collection
+    walks (the pauses showed up as gaps in live streams); a list of strings holds no
+    references to walk. Late subscribers rebuild the events they read.
+    """
+
+    __slots__ = ("texts",)
+
+    def __init__(self, events: list[Event]) -> None:
+        self.texts = [event.json for event in events]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __getitem__(self, window: slice) -> list[Event]:
+        first = (window.start or 0) + 1
+        return [Event.from_json(first + i, text) for i, text in enumerate(self.texts[window])]
+
+
 class _Log:
     __slots__ = ("events", "closed", "waiters")
 
     def __init__(self) -> None:
-        self.events: list[Event] = []
+        self.events: list[Event] | _Compacted = []
         self.closed = False
         self.waiters: list[asyncio.Future[None]] = []
 
@@ -39,9 +61,9 @@ class MemoryEventLog(EventLog):
         log = self._logs.get(key)
         if log is None:
             log = self._logs[key] = _Log()
-        if event.seq != len(log.events) + 1:
+        if log.closed or event.seq != len(log.events) + 1:
             raise ValueError(f"event {event.seq} out of order in log {key}")
-        log.events.append(event)
+        log.events.append(event)  # type: ignore[union-attr]  # open logs hold a list
         log.wake()
 
     async def read(self, key: str, after: int, wait: float) -> list[Event] | None:
@@ -74,6 +96,7 @@ class MemoryEventLog(EventLog):
             return
         log.closed = True
         log.wake()
+        log.events = _Compacted(log.events)  # type: ignore[arg-type]  # still the list here
         self._finished[key] = None
         while len(self._finished) > self.max_finished:
             oldest, _ = self._finished.popitem(last=False)
