@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from chat.admin import charts
+from chat.admin.readonly import ReadOnlyAdmin
 from chat.admin.transcripts import ModelFilter
 from chat.analytics import (
     CLIENT_GONE_REASON,
@@ -231,7 +232,7 @@ def analytics_context(report: Report, model: ModelConfig | None) -> dict[str, An
 
 
 @admin.register(GenerationRecord)
-class GenerationRecordAdmin(admin.ModelAdmin):
+class GenerationRecordAdmin(ReadOnlyAdmin):
     """One row per generation, newest first, with its numbers and no text."""
 
     list_display = [
@@ -313,15 +314,6 @@ class GenerationRecordAdmin(admin.ModelAdmin):
     def transcript(self, record: GenerationRecord) -> str:
         url = reverse("admin:chat_conversation_change", args=[record.conversation_id])
         return format_html('<a href="{}#message-{}">open</a>', url, record.pk)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_urls(self) -> list[URLPattern]:
         return [

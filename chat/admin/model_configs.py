@@ -15,6 +15,7 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from chat.admin.connection_check import ConnectionReport, check_connections
+from chat.admin.readonly import ReadOnlyAdmin
 from chat.models import VERSIONED_FIELDS, ModelConfig, ModelConfigVersion, Provider
 
 RECENT_VERSIONS = 10
@@ -180,7 +181,7 @@ class ModelConfigAdmin(admin.ModelAdmin):
 
 
 @admin.register(ModelConfigVersion)
-class ModelConfigVersionAdmin(admin.ModelAdmin):
+class ModelConfigVersionAdmin(ReadOnlyAdmin):
     """The history of every model's settings. Records, so nobody edits them."""
 
     list_display = ["model_config", "version", "changed_at", "changed_by", "what_changed"]
@@ -201,12 +202,3 @@ class ModelConfigVersionAdmin(admin.ModelAdmin):
                 "", "<tr><th>{}</th><td>{}</td></tr>", sorted(version.snapshot.items())
             ),
         )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -19,20 +19,13 @@ from collections.abc import Callable
 from django.conf import settings
 
 from chat.engine import store
+from chat.loopbound import LoopBound
 
 logger = logging.getLogger(__name__)
 
 
-class Checkpoints:
-    def __init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def _bind(self) -> None:
-        # State belongs to one event loop (a server has one; tests have many).
-        loop = asyncio.get_running_loop()
-        if loop is self._loop:
-            return
-        self._loop = loop
+class Checkpoints(LoopBound):
+    def _reset(self) -> None:
         self._due: dict[uuid.UUID, Callable[[], str]] = {}
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None

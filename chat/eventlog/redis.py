@@ -16,6 +16,7 @@ from collections import deque
 from chat.eventlog.base import EventLog
 from chat.eventlog.memory import MemoryEventLog
 from chat.events import Event
+from chat.loopbound import LoopBound
 from chat.redis import key as redis_key
 from chat.redis import redis_client
 
@@ -42,20 +43,14 @@ def events_of(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> list[Event]:
     ]
 
 
-class _Mirror:
+class _Mirror(LoopBound):
     """Copies events to Redis in pipelined batches, in order, off the relay's path."""
 
     def __init__(self, ttl_seconds: float, max_life_seconds: float) -> None:
         self.ttl_seconds = ttl_seconds
         self.max_life_seconds = max_life_seconds
-        self._loop: asyncio.AbstractEventLoop | None = None
 
-    def _bind(self) -> None:
-        # The writer's state belongs to one event loop (a server has one; tests have many).
-        loop = asyncio.get_running_loop()
-        if loop is self._loop:
-            return
-        self._loop = loop
+    def _reset(self) -> None:
         # (key, event) to write; (key, None) to set the short TTL of a finished log; a
         # future to resolve once everything queued before it has been written.
         self._queue: deque[tuple[str, Event | None] | asyncio.Future[None]] = deque()
