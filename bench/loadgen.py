@@ -28,7 +28,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bench.httpclient import Collector, HttpConnection, HttpError, build_request
+from bench.httpclient import (
+    BodySink,
+    Collector,
+    HttpConnection,
+    HttpError,
+    ResponseInfo,
+    build_request,
+)
 from bench.stats import summarise
 
 MS = 1000.0
@@ -130,6 +137,33 @@ class HeldStream:
         return self.task is None or self.task.done()
 
 
+async def send(
+    connection: HttpConnection | None,
+    spec: Target,
+    raw: bytes,
+    sink: BodySink,
+    timeout_seconds: float,
+    errors: list[str],
+) -> tuple[HttpConnection | None, ResponseInfo | None, float]:
+    """One request on a kept-alive connection (opened if needed).
+
+    Returns the connection to reuse, the response (None if it failed: the error is
+    recorded and the connection dropped) and when the request was written.
+    """
+    try:
+        if connection is None or not connection.reusable:
+            connection = await HttpConnection.open(spec.host, spec.port)
+        started = time.perf_counter()
+        async with asyncio.timeout(timeout_seconds):
+            info = await connection.request(raw, sink)
+    except (OSError, HttpError, TimeoutError) as error:
+        errors.append(repr(error))
+        if connection is not None:
+            connection.abort()
+        return None, None, 0.0
+    return connection, info, started
+
+
 class LoadGenerator:
     def __init__(self) -> None:
         self.held: list[HeldStream] = []
@@ -162,17 +196,10 @@ class LoadGenerator:
             while remaining > 0:
                 remaining -= 1
                 clock = TokenClock(spec, gaps)
-                try:
-                    if connection is None or not connection.reusable:
-                        connection = await HttpConnection.open(spec.host, spec.port)
-                    started = time.perf_counter()
-                    async with asyncio.timeout(timeout_seconds):
-                        info = await connection.request(raw, clock)
-                except (OSError, HttpError, TimeoutError) as error:
-                    errors.append(repr(error))
-                    if connection is not None:
-                        connection.abort()
-                    connection = None
+                connection, info, started = await send(
+                    connection, spec, raw, clock, timeout_seconds, errors
+                )
+                if info is None:
                     continue
                 problem = failure(info.status, clock)
                 if problem:
@@ -209,17 +236,10 @@ class LoadGenerator:
             connection: HttpConnection | None = None
             while time.perf_counter() < deadline:
                 collector = Collector()
-                try:
-                    if connection is None or not connection.reusable:
-                        connection = await HttpConnection.open(spec.host, spec.port)
-                    started = time.perf_counter()
-                    async with asyncio.timeout(timeout_seconds):
-                        info = await connection.request(raw, collector)
-                except (OSError, HttpError, TimeoutError) as error:
-                    errors.append(repr(error))
-                    if connection is not None:
-                        connection.abort()
-                    connection = None
+                connection, info, started = await send(
+                    connection, spec, raw, collector, timeout_seconds, errors
+                )
+                if info is None:
                     continue
                 if info.status != 200 or spec.end_marker not in collector.body:
                     errors.append(f"status {info.status}: {collector.body[:120]!r}")

@@ -57,10 +57,6 @@ class Generation:
         self._relaying = False
         self._finalising = False
 
-    @property
-    def message_id(self) -> str:
-        return self.key
-
     def stop(self, reason: StopReason) -> bool:
         """Cancel the upstream request; the partial answer is kept. False if already ending."""
         if self._finalising or self.task is None or self.task.done():

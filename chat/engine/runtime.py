@@ -14,7 +14,7 @@ from chat.engine.store import Turn
 from chat.eventlog import event_log
 from chat.owners import Owner
 
-__all__ = ["WORKER_ID", "Generation", "StopReason", "launch", "running", "start_generation"]
+__all__ = ["WORKER_ID", "Generation", "StopReason", "launch", "start_generation"]
 
 # This process, as recorded on the answers it runs.
 WORKER_ID = f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -88,10 +88,6 @@ async def rerun_generation(
         running_here=frozenset(_running),
     )
     return await launch(turn)
-
-
-def running(message_id: str) -> Generation | None:
-    return _running.get(message_id)
 
 
 def generation_alive(message_id: str) -> bool:
