@@ -22,8 +22,8 @@ from chat.providers.base import (
 )
 from chat.providers.http import close_http_client
 from tests.fake_upstream import Failure, FakeUpstream, Scenario
+from tests.provider_helpers import PROVIDERS, collect, provider_request, text_of
 
-PROVIDERS = ["openai", "anthropic"]
 # Multi-byte characters of every width: 2 (é), 3 (世界, ✓), 4 (👋) and a ZWJ-free modifier.
 TOKENS = ["héllo", " 👋🏽", " 世界", "!", " ✓ done"]
 
@@ -32,24 +32,6 @@ TOKENS = ["héllo", " 👋🏽", " 世界", "!", " ✓ done"]
 async def fresh_http_client() -> AsyncIterator[None]:
     yield
     await close_http_client()
-
-
-def provider_request(upstream: FakeUpstream, scenario: Scenario, **fields: Any) -> ProviderRequest:
-    defaults: dict[str, Any] = {
-        "model": "fake-model",
-        "messages": (ChatMessage("user", "Say hello"),),
-        "base_url": upstream.url(upstream.add(scenario)),
-        "max_tokens": 50,
-    }
-    return ProviderRequest(**{**defaults, **fields})
-
-
-async def collect(provider: str, request: ProviderRequest) -> list[ProviderEvent]:
-    return [event async for event in stream_function(provider)(request)]
-
-
-def text_of(events: list[ProviderEvent]) -> str:
-    return "".join(e.text for e in events if isinstance(e, TextDelta))
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

@@ -1,4 +1,4 @@
-"""Retries happen before the first token only, bounded, honouring Retry-After."""
+"""Retries happen before the first visible part only, bounded, honouring Retry-After."""
 
 from __future__ import annotations
 
@@ -10,10 +10,16 @@ from django.test import override_settings
 
 from chat.errors import ErrorCode
 from chat.providers import stream_function
-from chat.providers.base import ChatMessage, ProviderError, ProviderRequest, TextDelta
+from chat.providers.base import (
+    VISIBLE_EVENTS,
+    ChatMessage,
+    ProviderError,
+    ProviderRequest,
+    TextDelta,
+)
 from chat.providers.http import close_http_client
 from chat.providers.retry import stream_with_retries
-from tests.fake_upstream import Failure, FakeUpstream, Scenario
+from tests.fake_upstream import Failure, FakeUpstream, Round, Scenario, ToolCallSpec
 
 pytestmark = pytest.mark.parametrize("provider", ["openai", "anthropic"])
 
@@ -92,3 +98,24 @@ async def test_retry_after_longer_than_the_cap_goes_to_the_client(
         await run(upstream, provider, scenario_id)
     assert (raised.value.code, raised.value.retry_after) == (ErrorCode.RATE_LIMIT, 30.0)
     assert len(upstream.requests(scenario_id)) == 1
+
+
+async def test_no_retry_once_reasoning_or_a_tool_call_was_shown(
+    upstream: FakeUpstream, provider: str
+) -> None:
+    # Anthropic's mid-stream "overloaded" would be retried before anything was shown.
+    shown_first = [
+        Round(reasoning=["Let me think."], tokens=["Hi"]),
+        Round(tool_calls=[ToolCallSpec("current_time", '{"timezone": "UTC"}')]),
+    ]
+    for answer in shown_first:
+        scenario_id = upstream.add(Scenario(rounds=[answer], error_after=1))
+        request = ProviderRequest(
+            model="m", messages=(ChatMessage("user", "hi"),), base_url=upstream.url(scenario_id)
+        )
+        shown = []
+        with pytest.raises(ProviderError):
+            async for event in stream_with_retries(stream_function(provider), request):
+                shown.append(event)
+        assert any(isinstance(event, VISIBLE_EVENTS) for event in shown)
+        assert len(upstream.requests(scenario_id)) == 1

@@ -8,16 +8,38 @@ from typing import Any
 
 from chat.errors import ErrorCode
 from chat.providers.base import (
-    Finish,
+    ChatMessage,
+    ImagePart,
     ProviderError,
     ProviderEvent,
     ProviderRequest,
+    ReasoningBlock,
+    ReasoningDelta,
+    ReasoningDone,
     ResponseMeta,
     TextDelta,
+    ToolSpec,
     Usage,
+    finish_for,
     require_api_key,
 )
+from chat.providers.history import paired_tool_results
 from chat.providers.http import closed_early, drain_after_end, open_event_stream
+from chat.providers.think_tags import ThinkTagSplitter
+from chat.providers.tool_calls import OpenAIToolCalls
+
+FINISH_REASONS = {
+    "stop": "stop",
+    "length": "length",
+    "content_filter": "content_filter",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    # Said by some compatible servers instead of OpenAI's words.
+    "eos": "stop",
+    "end_turn": "stop",
+    "max_tokens": "length",
+    "model_length": "length",
+}
 
 
 def error_detail(body: Any) -> str | None:
@@ -27,11 +49,64 @@ def error_detail(body: Any) -> str | None:
     return error if isinstance(error, str) else None
 
 
+def content_json(message: ChatMessage) -> str | list[dict[str, Any]]:
+    if isinstance(message.content, str) or not message.images:
+        return message.text  # a plain string: the one form every compatible server takes
+    return [
+        {
+            "type": "image_url",
+            "image_url": {"url": f"data:{part.media_type};base64,{part.data}"},
+        }
+        if isinstance(part, ImagePart)
+        else {"type": "text", "text": part.text}
+        for part in message.content
+    ]
+
+
+def message_json(message: ChatMessage) -> dict[str, Any]:
+    if message.role == "tool":
+        # The format has no error flag: the words have to say it.
+        text = f"Error: {message.text}" if message.is_error else message.text
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": text}
+    if message.role == "assistant" and message.tool_calls:
+        # Reasoning is not sent back: DeepSeek refuses it, and the others ignore it.
+        return {
+            "role": "assistant",
+            "content": message.text or None,
+            "tool_calls": [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.arguments},
+                }
+                for call in message.tool_calls
+            ],
+        }
+    return {"role": message.role, "content": content_json(message)}
+
+
+def tool_json(tool: ToolSpec) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {
+            "name": tool.name,
+            "description": tool.description,
+            "parameters": tool.parameters,
+        },
+    }
+
+
+def tool_choice_json(choice: str) -> str | dict[str, Any]:
+    if choice in ("auto", "none", "required"):
+        return choice
+    return {"type": "function", "function": {"name": choice}}
+
+
 def request_body(request: ProviderRequest) -> dict[str, Any]:
-    messages: list[dict[str, str]] = []
+    messages: list[dict[str, Any]] = []
     if request.system:
         messages.append({"role": "system", "content": request.system})
-    messages.extend({"role": m.role, "content": m.content} for m in request.messages)
+    messages.extend(message_json(m) for m in paired_tool_results(request.messages))
     body: dict[str, Any] = {
         "model": request.model,
         "messages": messages,
@@ -42,7 +117,97 @@ def request_body(request: ProviderRequest) -> dict[str, Any]:
     }
     if request.temperature is not None:
         body["temperature"] = request.temperature
+    if request.tools:
+        body["tools"] = [tool_json(tool) for tool in request.tools]
+        # "auto" is the default with tools; some servers refuse it when said explicitly.
+        if request.tool_choice != "auto":
+            body["tool_choice"] = tool_choice_json(request.tool_choice)
+    if request.reasoning_effort:
+        body["reasoning_effort"] = request.reasoning_effort
     return body
+
+
+def usage_event(usage: dict[str, Any]) -> Usage:
+    details = usage.get("completion_tokens_details")
+    reasoning = details.get("reasoning_tokens") if isinstance(details, dict) else None
+    return Usage(usage.get("prompt_tokens"), usage.get("completion_tokens"), reasoning)
+
+
+class ChunkParser:
+    """The events of one response, from its chunks; `finish` at `[DONE]`."""
+
+    def __init__(self) -> None:
+        self._think_tags = ThinkTagSplitter()
+        self._tool_calls = OpenAIToolCalls()
+        self._reasoning: list[str] = []
+        self._finish_reason = ""
+
+    def feed(self, data: str) -> list[ProviderEvent]:
+        try:
+            chunk = json.loads(data)
+        except ValueError as error:
+            raise ProviderError(
+                ErrorCode.UPSTREAM_ERROR, "The model provider sent a malformed chunk."
+            ) from error
+        if not isinstance(chunk, dict):
+            return []
+        if "error" in chunk:
+            raise ProviderError(
+                ErrorCode.UPSTREAM_ERROR,
+                f"The model provider failed mid-answer: {error_detail(chunk) or 'unknown'}",
+            )
+        events: list[ProviderEvent] = []
+        for choice in chunk.get("choices") or ():
+            # We ask for one choice; a server sending more gets only the first one read.
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta")
+            if isinstance(delta, dict):
+                self._read_delta(delta, events)
+            if isinstance(choice.get("finish_reason"), str):
+                self._finish_reason = choice["finish_reason"]
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            events.append(usage_event(usage))
+        return events
+
+    def _read_delta(self, delta: dict[str, Any], events: list[ProviderEvent]) -> None:
+        # DeepSeek and LiteLLM say reasoning_content; OpenRouter, Ollama and newer vLLM say
+        # reasoning; a server in transition sends both, with the same text.
+        reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+        if isinstance(reasoning, str) and reasoning:
+            self._reasoning.append(reasoning)
+            events.append(ReasoningDelta(reasoning))
+        content = delta.get("content")
+        if isinstance(content, str) and content:
+            self._read_content(self._think_tags.feed(content), events)
+        if delta.get("tool_calls"):
+            self._end_reasoning(events)
+            events.extend(self._tool_calls.feed(delta["tool_calls"]))
+
+    def _read_content(self, pieces: list[tuple[bool, str]], events: list[ProviderEvent]) -> None:
+        for is_reasoning, text in pieces:
+            if is_reasoning:
+                self._reasoning.append(text)
+                events.append(ReasoningDelta(text))
+            else:
+                self._end_reasoning(events)
+                events.append(TextDelta(text))
+
+    def _end_reasoning(self, events: list[ProviderEvent]) -> None:
+        if self._reasoning:
+            events.append(ReasoningDone(ReasoningBlock("".join(self._reasoning))))
+            self._reasoning = []
+
+    def finish(self) -> list[ProviderEvent]:
+        events: list[ProviderEvent] = []
+        self._read_content(self._think_tags.finish(), events)
+        self._end_reasoning(events)
+        made_calls = bool(self._tool_calls)
+        events.extend(self._tool_calls.finish())
+        reason = FINISH_REASONS.get(self._finish_reason, "stop")
+        events.append(finish_for(reason, made_calls=made_calls))
+        return events
 
 
 async def stream(request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
@@ -53,35 +218,17 @@ async def stream(request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
         url, json_body=request_body(request), headers=headers, detail_from_json=error_detail
     ) as (response, events):
         yield ResponseMeta(request_id=response.headers.get("x-request-id", ""))
+        parser = ChunkParser()
         async for event in events:
             data = event.data
             if data == "[DONE]":
                 break
             if not data:
                 continue
-            try:
-                chunk = json.loads(data)
-            except ValueError as error:
-                raise ProviderError(
-                    ErrorCode.UPSTREAM_ERROR, "The model provider sent a malformed chunk."
-                ) from error
-            if not isinstance(chunk, dict):
-                continue
-            if "error" in chunk:
-                raise ProviderError(
-                    ErrorCode.UPSTREAM_ERROR,
-                    f"The model provider failed mid-answer: {error_detail(chunk) or 'unknown'}",
-                )
-            for choice in chunk.get("choices") or ():
-                delta = choice.get("delta") or {}
-                text = delta.get("content")
-                if text:
-                    yield TextDelta(text)
-                if choice.get("finish_reason"):
-                    yield Finish(choice["finish_reason"])
-            usage = chunk.get("usage")
-            if usage:
-                yield Usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+            for provider_event in parser.feed(data):
+                yield provider_event
         else:
             raise closed_early()
+        for provider_event in parser.finish():
+            yield provider_event
         await drain_after_end(events)

@@ -1,4 +1,4 @@
-"""Retrying a provider stream before its first token, and never after."""
+"""Retrying a provider stream before its first visible part, and never after."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator
 from django.conf import settings
 
 from chat.providers.base import (
+    VISIBLE_EVENTS,
     ProviderError,
     ProviderEvent,
     ProviderRequest,
     StreamFunction,
-    TextDelta,
 )
 
 logger = logging.getLogger(__name__)
@@ -31,22 +31,22 @@ def backoff_seconds(attempt: int, retry_after: float | None) -> float:
 async def stream_with_retries(
     stream: StreamFunction, request: ProviderRequest
 ) -> AsyncIterator[ProviderEvent]:
-    """Yield the provider's events, retrying connect errors, 429s and 5xx before any text.
+    """Yield the provider's events, retrying connect errors, 429s and 5xx before any part.
 
-    Once a token has been yielded, a retry would send the client a second, different
-    answer glued to the first, so a failure then is final.
+    Once text, reasoning or a tool call has been yielded, a retry would send the client a
+    second, different answer glued to the first, so a failure then is final.
     """
     attempt = 0
     while True:
-        text_sent = False
+        shown = False
         try:
             async for event in stream(request):
-                if isinstance(event, TextDelta):
-                    text_sent = True
+                if isinstance(event, VISIBLE_EVENTS):
+                    shown = True
                 yield event
             return
         except ProviderError as error:
-            if text_sent or not error.retryable or attempt >= settings.LLM_MAX_RETRIES:
+            if shown or not error.retryable or attempt >= settings.LLM_MAX_RETRIES:
                 raise
             wait = backoff_seconds(attempt, error.retry_after)
             if wait > settings.LLM_RETRY_MAX_WAIT_SECONDS:

@@ -5,6 +5,7 @@
 
 Prints `listening on http://HOST:PORT` (flushed) once ready, then serves until SIGINT or
 SIGTERM, so a parent process can wait for that line and later terminate it cleanly.
+Every preset is served under its name too: POST /s/one_tool_call/chat/completions.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 import threading
 from types import FrameType
 
+from tests.fake_upstream.presets import PRESETS
 from tests.fake_upstream.scenarios import Scenario
 from tests.fake_upstream.server import FakeUpstream, human_paced_echo
 
@@ -57,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     upstream = FakeUpstream(args.host, args.port, default_scenario=default_scenario(args))
+    for name, preset in PRESETS.items():
+        upstream.add(preset(), name)
     upstream.start()
     try:
         print(f"listening on {upstream.base_url}", flush=True)

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import string
 from typing import Any
 
+from tests.fake_upstream.checks import anthropic_request_error
 from tests.fake_upstream.http11 import Response
-from tests.fake_upstream.scenarios import Failure, Scenario, count_words, last_user_text
+from tests.fake_upstream.scenarios import (
+    Failure,
+    Round,
+    Scenario,
+    count_words,
+    is_tool_results,
+    last_user_text,
+    thinking_signature,
+)
 from tests.fake_upstream.sse import SseFramer, compact_json, json_string
 
 NAME = "anthropic"
@@ -111,7 +121,8 @@ def validate(headers: dict[str, str], body: dict[str, Any]) -> Response | None:
         return error_response(
             400, "invalid_request_error", "messages: Input should be a valid list"
         )
-    return None
+    error = anthropic_request_error(body)
+    return error_response(400, "invalid_request_error", error) if error else None
 
 
 def wants_stream(body: dict[str, Any]) -> bool:
@@ -134,12 +145,15 @@ class AnthropicStream:
         framer: SseFramer,
         body: dict[str, Any],
         scenario: Scenario,
+        answer: Round,
         usage: tuple[int, int],
     ) -> None:
         self._framer = framer
         self._model: str = body["model"]
+        self._answer = answer
         self._usage = usage
-        self._stop_reason = scenario.finish_reason or DEFAULT_STOP_REASON
+        self._usage_late = scenario.usage_late
+        self._stop_reason = scenario.finish_reason or stop_reason(answer)
         self._delta_open = (
             framer.event_prefix
             + b"content_block_delta"
@@ -149,9 +163,70 @@ class AnthropicStream:
             + b'"delta":{"type":"text_delta","text":'
         )
         self._delta_close = b"}}" + framer.data_suffix
+        self._blocks = self._content_blocks()
 
     def _event(self, name: str, payload: dict[str, Any]) -> bytes:
         return self._framer.named_event(name.encode(), compact_json(payload))
+
+    def _block_delta(self, index: int, delta: dict[str, Any]) -> bytes:
+        payload = {"type": "content_block_delta", "index": index, "delta": delta}
+        return self._event("content_block_delta", payload)
+
+    def _content_blocks(self) -> list[tuple[dict[str, Any], list[tuple[bytes, bool]]]]:
+        """Each block's start and its events after the start: thinking, text, tool use."""
+        answer = self._answer
+        blocks: list[tuple[dict[str, Any], list[tuple[bytes, bool]]]] = []
+        if answer.reasoning:
+            index = len(blocks)
+            events = [
+                (self._block_delta(index, {"type": "thinking_delta", "thinking": piece}), True)
+                for piece in answer.reasoning
+            ]
+            signature = thinking_signature("".join(answer.reasoning))
+            events.append(
+                (
+                    self._block_delta(index, {"type": "signature_delta", "signature": signature}),
+                    False,
+                )
+            )
+            blocks.append(({"type": "thinking", "thinking": "", "signature": ""}, events))
+        for data in answer.redacted_thinking:
+            blocks.append(({"type": "redacted_thinking", "data": data}, []))
+        if answer.tokens or (not blocks and not answer.tool_calls):
+            index = len(blocks)
+            events = [(self._text_delta(index, text), True) for text in answer.tokens]
+            blocks.append(({"type": "text", "text": ""}, events))
+        for call in answer.tool_calls:
+            index = len(blocks)
+            start = {
+                "type": "tool_use",
+                "id": call.id or f"toolu_{_random_id(24)}",
+                "name": call.name,
+                "input": {},
+            }
+            # The real API opens every tool_use block with an empty input delta.
+            events = [
+                (
+                    self._block_delta(index, {"type": "input_json_delta", "partial_json": piece}),
+                    bool(piece),
+                )
+                for piece in ["", *call.argument_fragments()]
+            ]
+            blocks.append((start, events))
+        return blocks
+
+    def _text_delta(self, index: int, text: str) -> bytes:
+        if index == 0:
+            return self._delta_open + json_string(text) + self._delta_close
+        return self._block_delta(index, {"type": "text_delta", "text": text})
+
+    def _block_start(self, index: int) -> bytes:
+        payload = {
+            "type": "content_block_start",
+            "index": index,
+            "content_block": self._blocks[index][0],
+        }
+        return self._event("content_block_start", payload)
 
     def prelude(self) -> list[bytes]:
         input_tokens, _ = self._usage
@@ -163,38 +238,43 @@ class AnthropicStream:
             "model": self._model,
             "stop_reason": None,
             "stop_sequence": None,
-            "usage": {"input_tokens": input_tokens, "output_tokens": 1},
+            "usage": {"input_tokens": 0 if self._usage_late else input_tokens, "output_tokens": 1},
         }
         return [
             self._event("message_start", {"type": "message_start", "message": message}),
-            self._event(
-                "content_block_start",
-                {
-                    "type": "content_block_start",
-                    "index": 0,
-                    "content_block": {"type": "text", "text": ""},
-                },
-            ),
+            self._block_start(0),
             # The real API spells this one with a space after the colon.
             self._framer.named_event(b"ping", b'{"type": "ping"}'),
         ]
 
+    def body(self) -> list[tuple[bytes, bool]]:
+        events: list[tuple[bytes, bool]] = []
+        for index, (_, block_events) in enumerate(self._blocks):
+            if index > 0:
+                events.append((self._block_start(index), False))
+            events.extend(block_events)
+            stop = {"type": "content_block_stop", "index": index}
+            events.append((self._event("content_block_stop", stop), False))
+        return events
+
     def token(self, text: str) -> bytes:
-        return self._delta_open + json_string(text) + self._delta_close
+        return self._text_delta(0, text)
 
     def empty_delta(self) -> bytes:
         return self.token("")
 
     def finish(self) -> list[bytes]:
-        _, output_tokens = self._usage
+        input_tokens, output_tokens = self._usage
+        usage = {"output_tokens": output_tokens}
+        if self._usage_late:
+            usage = {"input_tokens": input_tokens, **usage}
         return [
-            self._event("content_block_stop", {"type": "content_block_stop", "index": 0}),
             self._event(
                 "message_delta",
                 {
                     "type": "message_delta",
                     "delta": {"stop_reason": self._stop_reason, "stop_sequence": None},
-                    "usage": {"output_tokens": output_tokens},
+                    "usage": usage,
                 },
             ),
             self._event("message_stop", {"type": "message_stop"}),
@@ -208,25 +288,72 @@ class AnthropicStream:
         return [self._event("error", error)]
 
 
+def stop_reason(answer: Round) -> str:
+    return "tool_use" if answer.tool_calls else DEFAULT_STOP_REASON
+
+
 def event_source(
-    framer: SseFramer, body: dict[str, Any], scenario: Scenario, usage: tuple[int, int]
+    framer: SseFramer,
+    body: dict[str, Any],
+    scenario: Scenario,
+    answer: Round,
+    usage: tuple[int, int],
 ) -> AnthropicStream:
-    return AnthropicStream(framer, body, scenario, usage)
+    return AnthropicStream(framer, body, scenario, answer, usage)
 
 
 def complete_response(
-    body: dict[str, Any], scenario: Scenario, tokens: list[str], usage: tuple[int, int]
+    body: dict[str, Any], scenario: Scenario, answer: Round, usage: tuple[int, int]
 ) -> Response:
     """The non-streaming Message object, for clients that do not ask for a stream."""
     input_tokens, output_tokens = usage
+    content: list[dict[str, Any]] = []
+    if answer.reasoning:
+        thinking = "".join(answer.reasoning)
+        signature = thinking_signature(thinking)
+        content.append({"type": "thinking", "thinking": thinking, "signature": signature})
+    content.extend({"type": "redacted_thinking", "data": data} for data in answer.redacted_thinking)
+    if answer.tokens or (not content and not answer.tool_calls):
+        content.append({"type": "text", "text": "".join(answer.tokens)})
+    content.extend(
+        {
+            "type": "tool_use",
+            "id": call.id or f"toolu_{_random_id(24)}",
+            "name": call.name,
+            "input": _object_or_empty(call.arguments),
+        }
+        for call in answer.tool_calls
+    )
     payload = {
         "id": f"msg_{_random_id(24)}",
         "type": "message",
         "role": "assistant",
         "model": body["model"],
-        "content": [{"type": "text", "text": "".join(tokens)}],
-        "stop_reason": scenario.finish_reason or DEFAULT_STOP_REASON,
+        "content": content,
+        "stop_reason": scenario.finish_reason or stop_reason(answer),
         "stop_sequence": None,
         "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
     }
     return Response.json(200, payload)
+
+
+def _object_or_empty(arguments: str) -> dict[str, Any]:
+    try:
+        parsed = json.loads(arguments)
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def tool_rounds_done(body: dict[str, Any]) -> int:
+    """Assistant turns with tool_use since the last user turn with more than results."""
+    rounds = 0
+    for message in reversed(body["messages"]):
+        if not isinstance(message, dict):
+            break
+        if message.get("role") == "user" and not is_tool_results(message):
+            break
+        content = message.get("content")
+        if message.get("role") == "assistant" and isinstance(content, list):
+            rounds += any(isinstance(b, dict) and b.get("type") == "tool_use" for b in content)
+    return rounds

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import string
 import time
 from typing import Any
 
+from tests.fake_upstream.checks import openai_request_error
 from tests.fake_upstream.http11 import Response
-from tests.fake_upstream.scenarios import Failure, Scenario, count_words, last_user_text
+from tests.fake_upstream.scenarios import Failure, Round, Scenario, count_words, last_user_text
 from tests.fake_upstream.sse import SseFramer, compact_json, json_string
 
 NAME = "openai"
@@ -136,7 +138,8 @@ def validate(headers: dict[str, str], body: dict[str, Any]) -> Response | None:
             param="messages",
             code="invalid_type",
         )
-    return None
+    error = openai_request_error(body)
+    return error_response(400, error) if error else None
 
 
 def wants_stream(body: dict[str, Any]) -> bool:
@@ -159,11 +162,14 @@ class OpenAIStream:
         framer: SseFramer,
         body: dict[str, Any],
         scenario: Scenario,
+        answer: Round,
         usage: tuple[int, int],
     ) -> None:
         self._framer = framer
+        self._answer = answer
         self._usage = usage
-        self._finish_reason = scenario.finish_reason or DEFAULT_FINISH_REASON
+        self._reasoning_tokens = scenario.reasoning_tokens
+        self._finish_reason = scenario.finish_reason or finish_reason(answer)
         self._empty_deltas = scenario.empty_deltas
         stream_options = body.get("stream_options")
         self._include_usage = (
@@ -204,6 +210,42 @@ class OpenAIStream:
     def token(self, text: str) -> bytes:
         return self._token_open + json_string(text) + self._token_close
 
+    def body(self) -> list[tuple[bytes, bool]]:
+        answer = self._answer
+        events: list[tuple[bytes, bool]] = []
+        if answer.reasoning_field == "think":
+            events.extend((self.token(piece), True) for piece in think_tagged(answer.reasoning))
+        else:
+            field = json_string(answer.reasoning_field)
+            events.extend(
+                (self._chunk(b"{" + field + b":" + json_string(piece) + b"}"), True)
+                for piece in answer.reasoning
+            )
+        events.extend((self.token(text), True) for text in answer.tokens)
+        events.extend(self._tool_call_events())
+        return events
+
+    def _tool_call_events(self) -> list[tuple[bytes, bool]]:
+        """Per call: a first fragment with id and name, then the arguments in pieces."""
+        per_call: list[list[tuple[bytes, bool]]] = []
+        for index, call in enumerate(self._answer.tool_calls):
+            first = {
+                "index": index,
+                "id": call.id or f"call_{_random_id(24)}",
+                "type": "function",
+                "function": {"name": call.name, "arguments": ""},
+            }
+            events = [(self._chunk(compact_json({"content": None, "tool_calls": [first]})), False)]
+            for fragment in call.argument_fragments():
+                piece = {"index": index, "function": {"arguments": fragment}}
+                events.append((self._chunk(compact_json({"tool_calls": [piece]})), True))
+            per_call.append(events)
+        if not self._answer.interleave_calls:
+            return [event for events in per_call for event in events]
+        # Round robin: every call's first fragment, then a piece of each in turn.
+        interleaved = itertools.zip_longest(*per_call)
+        return [event for turn in interleaved for event in turn if event is not None]
+
     def empty_delta(self) -> bytes:
         return self._chunk(b'{"content":""}')
 
@@ -211,14 +253,16 @@ class OpenAIStream:
         events = [self._chunk(b"{}", json_string(self._finish_reason))]
         if self._include_usage:
             prompt_tokens, completion_tokens = self._usage
-            usage = compact_json(
-                {
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": completion_tokens,
-                    "total_tokens": prompt_tokens + completion_tokens,
-                }
+            usage: dict[str, Any] = {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            }
+            if self._reasoning_tokens is not None:
+                usage["completion_tokens_details"] = {"reasoning_tokens": self._reasoning_tokens}
+            events.append(
+                self._framer.data_event(self._head + b'[],"usage":' + compact_json(usage) + b"}")
             )
-            events.append(self._framer.data_event(self._head + b'[],"usage":' + usage + b"}"))
         events.append(self._framer.data_event(b"[DONE]"))
         return events
 
@@ -234,17 +278,52 @@ class OpenAIStream:
         return [self._framer.data_event(compact_json(payload))]
 
 
+def think_tagged(reasoning: list[str]) -> list[str]:
+    """Reasoning as content inside <think> tags, each tag cut across two pieces."""
+    if not reasoning:
+        return []
+    pieces = ["<th", "ink>" + reasoning[0], *reasoning[1:]]
+    pieces[-1] += "</thi"
+    return [*pieces, "nk>\n\n"]
+
+
+def finish_reason(answer: Round) -> str:
+    return "tool_calls" if answer.tool_calls else DEFAULT_FINISH_REASON
+
+
 def event_source(
-    framer: SseFramer, body: dict[str, Any], scenario: Scenario, usage: tuple[int, int]
+    framer: SseFramer,
+    body: dict[str, Any],
+    scenario: Scenario,
+    answer: Round,
+    usage: tuple[int, int],
 ) -> OpenAIStream:
-    return OpenAIStream(framer, body, scenario, usage)
+    return OpenAIStream(framer, body, scenario, answer, usage)
 
 
 def complete_response(
-    body: dict[str, Any], scenario: Scenario, tokens: list[str], usage: tuple[int, int]
+    body: dict[str, Any], scenario: Scenario, answer: Round, usage: tuple[int, int]
 ) -> Response:
     """The non-streaming `chat.completion`, for clients that send stream: false."""
     prompt_tokens, completion_tokens = usage
+    text = "".join(answer.tokens)
+    message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+    if answer.reasoning:
+        reasoning = "".join(answer.reasoning)
+        if answer.reasoning_field == "think":
+            message["content"] = f"<think>{reasoning}</think>\n\n{text}"
+        else:
+            message[answer.reasoning_field] = reasoning
+    if answer.tool_calls:
+        message["content"] = message["content"] or None
+        message["tool_calls"] = [
+            {
+                "id": call.id or f"call_{_random_id(24)}",
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for call in answer.tool_calls
+        ]
     payload = {
         "id": f"chatcmpl-{_random_id(29)}",
         "object": "chat.completion",
@@ -254,13 +333,9 @@ def complete_response(
         "choices": [
             {
                 "index": 0,
-                "message": {
-                    "role": "assistant",
-                    "content": "".join(tokens),
-                    "refusal": None,
-                },
+                "message": message,
                 "logprobs": None,
-                "finish_reason": scenario.finish_reason or DEFAULT_FINISH_REASON,
+                "finish_reason": scenario.finish_reason or finish_reason(answer),
             }
         ],
         "usage": {
@@ -270,3 +345,14 @@ def complete_response(
         },
     }
     return Response.json(200, payload)
+
+
+def tool_rounds_done(body: dict[str, Any]) -> int:
+    """Assistant messages with tool calls since the last user message."""
+    rounds = 0
+    for message in reversed(body["messages"]):
+        if not isinstance(message, dict) or message.get("role") == "user":
+            break
+        if message.get("role") == "assistant" and message.get("tool_calls"):
+            rounds += 1
+    return rounds

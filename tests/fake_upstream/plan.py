@@ -20,7 +20,10 @@ class EventSource(Protocol):
 
     def prelude(self) -> list[bytes]: ...
 
-    def token(self, text: str) -> bytes: ...
+    def body(self) -> list[tuple[bytes, bool]]:
+        """The events after the prelude, each flagged True if it is a streamed piece
+        (a text token, a reasoning delta, an argument fragment)."""
+        ...
 
     def empty_delta(self) -> bytes: ...
 
@@ -76,7 +79,7 @@ class _PlanBuilder:
 
 
 def _fault_at(scenario: Scenario, tokens_sent: int) -> str | None:
-    """The fault firing once `tokens_sent` tokens are out; cut beats hang beats error."""
+    """The fault firing once `tokens_sent` pieces are out; cut beats hang beats error."""
     if scenario.cut_after is not None and tokens_sent == scenario.cut_after:
         return "cut"
     if scenario.hang_after is not None and tokens_sent == scenario.hang_after:
@@ -86,15 +89,11 @@ def _fault_at(scenario: Scenario, tokens_sent: int) -> str | None:
     return None
 
 
-def build_plan(
-    source: EventSource, scenario: Scenario, tokens: list[str], framer: SseFramer
-) -> Plan:
+def build_plan(source: EventSource, scenario: Scenario, framer: SseFramer) -> Plan:
     builder = _PlanBuilder(framer, with_comments=scenario.comments)
-    for event in source.prelude():
-        builder.add(event)
-    builder.pause(scenario.ttft)
-    for index in range(len(tokens) + 1):
-        fault = _fault_at(scenario, index)
+
+    def faulted(pieces_sent: int) -> Plan | None:
+        fault = _fault_at(scenario, pieces_sent)
         if fault == "cut":
             return builder.build(Ending.CUT)
         if fault == "hang":
@@ -103,13 +102,31 @@ def build_plan(
             for event in source.midstream_error():
                 builder.add(event)
             return builder.build(Ending.TERMINATE)
-        if index == len(tokens):
-            break
-        if index > 0:
+        return None
+
+    for event in source.prelude():
+        builder.add(event)
+    builder.pause(scenario.ttft)
+    body = source.body()
+    total = sum(is_piece for _, is_piece in body)
+    if total == 0 and (plan := faulted(0)):
+        return plan
+    sent = 0
+    for event, is_piece in body:
+        if not is_piece:
+            builder.add(event)
+            continue
+        if plan := faulted(sent):
+            return plan
+        if sent > 0:
             builder.pause(scenario.token_delay)
         if scenario.empty_deltas:
             builder.add(source.empty_delta())
-        builder.add(source.token(tokens[index]), is_token=True)
+        builder.add(event, is_token=True)
+        sent += 1
+        # After the last piece, before the events that close its block.
+        if sent == total and (plan := faulted(sent)):
+            return plan
     for event in source.finish():
         builder.add(event)
     return builder.build(Ending.TERMINATE)

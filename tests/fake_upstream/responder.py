@@ -11,7 +11,7 @@ from tests.fake_upstream import anthropic_wire, openai_wire
 from tests.fake_upstream.http11 import Connection, Request, Response, encode_head
 from tests.fake_upstream.plan import Ending, EventSource, Plan, build_plan
 from tests.fake_upstream.registry import Registry
-from tests.fake_upstream.scenarios import Failure, RecordedRequest, Scenario
+from tests.fake_upstream.scenarios import Failure, RecordedRequest, Round, Scenario
 from tests.fake_upstream.sse import SseFramer, writes_for_batch
 
 DEFAULT_SCENARIO_ID = "default"
@@ -40,18 +40,20 @@ class ProviderWire(Protocol):
     def wants_stream(self, body: dict[str, Any]) -> bool: ...
     def prompt_text(self, body: dict[str, Any]) -> str: ...
     def input_words(self, body: dict[str, Any]) -> int: ...
+    def tool_rounds_done(self, body: dict[str, Any]) -> int: ...
     def event_source(
         self,
         framer: SseFramer,
         body: dict[str, Any],
         scenario: Scenario,
+        answer: Round,
         usage: tuple[int, int],
     ) -> EventSource: ...
     def complete_response(
         self,
         body: dict[str, Any],
         scenario: Scenario,
-        tokens: list[str],
+        answer: Round,
         usage: tuple[int, int],
     ) -> Response: ...
 
@@ -112,6 +114,7 @@ class Responder:
             body=body if body is not None else {},
             opened_at=request.received_at,
             connection_id=connection.connection_id,
+            raw_body=request.body,
         )
         self._registry.record(recorded)
         scenario = self._registry.scenario(scenario_id)
@@ -133,21 +136,23 @@ class Responder:
         if rejection is not None:
             return await self._reject(connection, recorded, rejection, request_id_header)
 
-        tokens = scenario.tokens_for(provider.prompt_text(body))
-        usage = scenario.usage_for(provider.input_words(body), tokens)
+        round_index = provider.tool_rounds_done(body)
+        self._registry.update(recorded, round=round_index)
+        answer = scenario.round_for(round_index, provider.prompt_text(body))
+        usage = scenario.usage_for(provider.input_words(body), answer)
         close = request.wants_close
         if not provider.wants_stream(body):
             connection.start_watching()
             if await connection.pause(scenario.ttft):
                 return self._client_left(connection, recorded, tokens_sent=0)
-            response = provider.complete_response(body, scenario, tokens, usage)
+            response = provider.complete_response(body, scenario, answer, usage)
             response.headers.append(request_id_header)
             return await self._send_whole(
-                connection, recorded, response, close=close, tokens_sent=len(tokens)
+                connection, recorded, response, close=close, tokens_sent=answer.piece_count()
             )
         framer = SseFramer(crlf=scenario.crlf, no_space_after_colon=scenario.no_space_after_colon)
-        source = provider.event_source(framer, body, scenario, usage)
-        plan = build_plan(source, scenario, tokens, framer)
+        source = provider.event_source(framer, body, scenario, answer, usage)
+        plan = build_plan(source, scenario, framer)
         head = _event_stream_head(request_id_header, close=close)
         return await self._stream(connection, recorded, head, plan, scenario.chunking)
 

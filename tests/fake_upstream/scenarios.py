@@ -6,6 +6,8 @@ behaviour they need with a `Scenario` and inspect what happened via `RecordedReq
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,6 +15,14 @@ from typing import Any
 DEFAULT_TOKENS: tuple[str, ...] = ("Hello", ",", " world", "!")
 
 CHUNKING_MODES: frozenset[str] = frozenset({"event", "coalesced", "hostile"})
+
+# Where an OpenAI-format stream puts reasoning: DeepSeek's field, OpenRouter's, or inside
+# the content between <think> tags (cut mid-tag, as streams do). Anthropic always sends
+# thinking blocks.
+REASONING_FIELDS: frozenset[str] = frozenset({"reasoning_content", "reasoning", "think"})
+
+# Arguments are streamed in pieces this long unless a call gives its own fragments.
+ARGUMENT_FRAGMENT_LENGTH = 4
 
 # A word plus the whitespace around it, so that "".join(tokens) == text exactly.
 _WORD_WITH_SPACES = re.compile(r"\s*\S+\s*")
@@ -30,8 +40,64 @@ class Failure:
 
 
 @dataclass
+class ToolCallSpec:
+    """One tool call the model makes. `arguments` may be malformed on purpose."""
+
+    name: str
+    arguments: str = "{}"
+    # How the arguments are streamed; their concatenation replaces `arguments`.
+    fragments: list[str] | None = None
+    # Made up in the provider's style (call_..., toolu_...) when not given.
+    id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.fragments is not None:
+            self.arguments = "".join(self.fragments)
+
+    def argument_fragments(self) -> list[str]:
+        if self.fragments is not None:
+            return list(self.fragments)
+        size = ARGUMENT_FRAGMENT_LENGTH
+        return [self.arguments[i : i + size] for i in range(0, len(self.arguments), size)]
+
+
+@dataclass
+class Round:
+    """What the model sends in one round: reasoning, then text, then tool calls."""
+
+    tokens: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+    reasoning_field: str = "reasoning_content"
+    # Anthropic only: opaque data of redacted_thinking blocks (OpenAI streams ignore it).
+    redacted_thinking: list[str] = field(default_factory=list)
+    tool_calls: list[ToolCallSpec] = field(default_factory=list)
+    # OpenAI only: the calls' fragments take turns (Anthropic's blocks cannot interleave).
+    interleave_calls: bool = False
+
+    def __post_init__(self) -> None:
+        if self.reasoning_field not in REASONING_FIELDS:
+            raise ValueError(
+                f"reasoning_field must be one of {sorted(REASONING_FIELDS)}, "
+                f"got {self.reasoning_field!r}"
+            )
+
+    def piece_count(self) -> int:
+        """Streamed pieces: text tokens, reasoning deltas and argument fragments."""
+        fragments = sum(len(call.argument_fragments()) for call in self.tool_calls)
+        return len(self.tokens) + len(self.reasoning) + fragments
+
+
+@dataclass
 class Scenario:
-    """How the fake upstream answers requests routed to one scenario id."""
+    """How the fake upstream answers requests routed to one scenario id.
+
+    With `rounds`, the round answered is the number of tool rounds the request's history
+    holds since its last user text (0 for a new question, 1 once the results of the
+    first round's calls are appended...); past the last round, the last one again. So
+    `rounds=[Round(tool_calls=[...]), Round(tokens=[...])]` calls a tool then answers,
+    and a single round with calls asks for tools forever. Without `rounds`, every request
+    gets `tokens` (or the echo) as text.
+    """
 
     tokens: list[str] = field(default_factory=lambda: list(DEFAULT_TOKENS))
     echo: bool = False
@@ -50,6 +116,12 @@ class Scenario:
     error_after: int | None = None
     require_api_key: str | None = None
     request_id: str | None = None
+    rounds: list[Round] = field(default_factory=list)
+    # Anthropic: message_start says input_tokens 0 and message_delta the real count, as
+    # LiteLLM's Anthropic endpoint does.
+    usage_late: bool = False
+    # OpenAI: usage.completion_tokens_details.reasoning_tokens.
+    reasoning_tokens: int | None = None
 
     def __post_init__(self) -> None:
         # Fail at registration time, not deep inside a streaming response.
@@ -64,11 +136,17 @@ class Scenario:
             return list(self.tokens)
         return split_words_keeping_spaces(last_user_text)
 
-    def usage_for(self, request_words: int, tokens: list[str]) -> tuple[int, int]:
+    def round_for(self, tool_rounds_done: int, last_user_text: str) -> Round:
+        """What to send, given how many tool rounds the request's history holds."""
+        if not self.rounds:
+            return Round(tokens=self.tokens_for(last_user_text))
+        return self.rounds[min(tool_rounds_done, len(self.rounds) - 1)]
+
+    def usage_for(self, request_words: int, answer: Round) -> tuple[int, int]:
         """(input_tokens, output_tokens) reported to the client."""
         if self.usage is not None:
             return self.usage
-        return request_words, len(tokens)
+        return request_words, answer.piece_count()
 
 
 @dataclass
@@ -89,6 +167,16 @@ class RecordedRequest:
     # Which TCP connection carried the request (1, 2, ... per server); lets tests
     # prove keep-alive reuse from the server's side.
     connection_id: int = 0
+    # The body exactly as sent; `body` is it parsed ({} when it was not a JSON object).
+    raw_body: bytes = b""
+    # Which of the scenario's rounds was answered (see Scenario).
+    round: int = 0
+
+
+def thinking_signature(thinking: str) -> str:
+    """The fake's signature of a thinking block: checked when the block comes back."""
+    digest = hashlib.sha256(b"fake-thinking:" + thinking.encode("utf-8", "surrogatepass"))
+    return base64.b64encode(digest.digest()).decode()
 
 
 def split_words_keeping_spaces(text: str) -> list[str]:
@@ -117,8 +205,20 @@ def content_text(content: Any) -> str:
 def last_user_text(messages: list[Any]) -> str:
     for message in reversed(messages):
         if isinstance(message, dict) and message.get("role") == "user":
-            return content_text(message.get("content"))
+            text = content_text(message.get("content"))
+            if text or not is_tool_results(message):
+                return text
     return ""
+
+
+def is_tool_results(message: dict[str, Any]) -> bool:
+    """An Anthropic user turn that carries only tool results."""
+    content = message.get("content")
+    return (
+        isinstance(content, list)
+        and bool(content)
+        and all(isinstance(b, dict) and b.get("type") == "tool_result" for b in content)
+    )
 
 
 def count_words(messages: list[Any], system: Any = None) -> int:

@@ -143,6 +143,10 @@ class FakeUpstream:
     def requests(self, scenario_id: str | None = None) -> list[RecordedRequest]:
         return self._registry.snapshot(scenario_id)
 
+    def bodies(self, scenario_id: str) -> list[dict[str, Any]]:
+        """The parsed JSON bodies the scenario received, oldest first."""
+        return [recorded.body for recorded in self._registry.snapshot(scenario_id)]
+
     def wait_for_requests(
         self, scenario_id: str, count: int, timeout: float = 5.0
     ) -> list[RecordedRequest]:

@@ -46,14 +46,21 @@ class SseFramer:
 
 
 def compact_json(value: Any) -> bytes:
-    """JSON the way both providers send it: no spaces, raw UTF-8 (not \\u escapes)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    """JSON the way both providers send it: no spaces, raw UTF-8 (not \\u escapes).
+
+    Half of a surrogate pair (a scenario cutting an emoji between two fragments) has no
+    UTF-8 form: then everything non-ASCII is escaped, as servers that escape all do.
+    """
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return json.dumps(value, separators=(",", ":")).encode()
 
 
 @lru_cache(maxsize=4096)
 def json_string(text: str) -> bytes:
     """A JSON string literal; cached since scenarios stream the same tokens again."""
-    return json.dumps(text, ensure_ascii=False).encode()
+    return compact_json(text)
 
 
 def hostile_cut_points(data: bytes) -> list[int]:
