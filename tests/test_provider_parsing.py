@@ -7,13 +7,16 @@ import itertools
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chat.errors import ErrorCode
 from chat.providers.anthropic import EventParser
 from chat.providers.base import (
     ChatMessage,
     Finish,
+    ProviderError,
     ProviderEvent,
     ReasoningDelta,
     TextDelta,
@@ -335,3 +338,11 @@ def test_history_pairs_every_call_with_one_result() -> None:
         ChatMessage("tool", MISSING_RESULT, tool_call_id="c2", is_error=True),
         ChatMessage("user", "next"),
     ]
+
+
+def test_a_field_of_the_wrong_type_is_an_upstream_error_not_a_crash() -> None:
+    with pytest.raises(ProviderError) as openai:
+        ChunkParser().feed(json.dumps({"choices": 5}))
+    with pytest.raises(ProviderError) as anthropic:
+        EventParser().feed("content_block_delta", {"index": 0, "delta": "text"})
+    assert openai.value.code == anthropic.value.code == ErrorCode.UPSTREAM_ERROR

@@ -235,6 +235,14 @@ class EventParser:
 
     def feed(self, kind: str, payload: dict[str, Any]) -> list[ProviderEvent]:
         """The events of one server event; Finish (and the end) at message_stop."""
+        try:
+            return self._read_event(kind, payload)
+        except (AttributeError, KeyError, TypeError) as error:  # a field of the wrong type
+            raise ProviderError(
+                ErrorCode.UPSTREAM_ERROR, "The model provider sent a malformed event."
+            ) from error
+
+    def _read_event(self, kind: str, payload: dict[str, Any]) -> list[ProviderEvent]:
         if kind == "content_block_delta":
             return self._delta(payload.get("index"), payload.get("delta") or {})
         if kind == "content_block_start":

@@ -194,12 +194,10 @@ class Usage:
     reasoning_tokens: int | None = None
 
 
-FINISH_REASONS = frozenset({"stop", "length", "content_filter", "tool_calls"})
-
-
 @dataclass(frozen=True, slots=True)
 class Finish:
-    # One of FINISH_REASONS; "tool_calls" whenever the round ended with calls to run.
+    # "stop", "length", "content_filter", or "tool_calls" when the model stopped to have
+    # its calls run (a round cut by "length" may hold calls too, arguments likely cut).
     reason: str
 
 
@@ -251,9 +249,10 @@ class ProviderError(ChatError):
 
 
 def finish_for(reason: str, *, made_calls: bool) -> Finish:
-    """The round's Finish: "tool_calls" exactly when there are calls to run.
+    """The round's Finish, from the provider's normalised reason and whether calls came.
 
-    Some servers say "stop" after calls (Ollama), or "tool_calls" with none that parsed.
+    Some servers say "stop" after calls (Ollama), or "tool_calls" with no call in the
+    stream; the engine decides by "tool_calls", so it must mean there are calls to run.
     """
     if made_calls and reason == "stop":
         return Finish("tool_calls")

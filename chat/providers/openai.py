@@ -144,11 +144,14 @@ class ChunkParser:
 
     def feed(self, data: str) -> list[ProviderEvent]:
         try:
-            chunk = json.loads(data)
-        except ValueError as error:
+            return self._read_chunk(json.loads(data))
+        except (ValueError, AttributeError, KeyError, TypeError) as error:
+            # Not JSON, or a field of the wrong type.
             raise ProviderError(
                 ErrorCode.UPSTREAM_ERROR, "The model provider sent a malformed chunk."
             ) from error
+
+    def _read_chunk(self, chunk: Any) -> list[ProviderEvent]:
         if not isinstance(chunk, dict):
             return []
         if "error" in chunk:
