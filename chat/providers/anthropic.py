@@ -99,11 +99,9 @@ def message_blocks(message: ChatMessage, *, thinking: bool, tools: bool) -> tupl
         if not tools:
             label = "Tool error" if message.is_error else "Tool result"
             return "user", text_blocks(f"[{label}: {message.text}]")
-        result: Block = {
-            "type": "tool_result",
-            "tool_use_id": message.tool_call_id,
-            "content": message.text,
-        }
+        result: Block = {"type": "tool_result", "tool_use_id": message.tool_call_id}
+        if message.text:  # optional: an empty result sends none
+            result["content"] = message.text
         if message.is_error:
             result["is_error"] = True
         return "user", [result]
