@@ -11,6 +11,6 @@ class ChatConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
-        from chat.web.owner import adopt_anonymous_conversations
+        from chat.ownership import adopt_anonymous_conversations
 
         user_logged_in.connect(adopt_anonymous_conversations, dispatch_uid="chat-adopt-anonymous")

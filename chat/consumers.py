@@ -16,15 +16,13 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from chat import conversations
-from chat.api.auth import ANONYMOUS_SESSION_KEY
-from chat.api.payloads import message_text
-from chat.api.ratelimit import enforce_rate_limit
-from chat.api.streams import stop_answer
-from chat.db import in_thread_pool
-from chat.engine import runtime
+from chat.engine import runtime, stopping
 from chat.engine.subscribe import answer_events, conversation_feed, event_batches
 from chat.errors import ChatError, ErrorCode
 from chat.owners import Owner
+from chat.ownership import aowner_for
+from chat.ratelimit import enforce_rate_limit
+from chat.validation import message_text, model_name, required_uuid
 
 logger = logging.getLogger(__name__)
 
@@ -33,32 +31,13 @@ NEW_CONVERSATION = "new"
 CLOSE_UNAUTHORISED = 4401
 CLOSE_NOT_FOUND = 4404
 
-owned_conversation = conversations.aowned_conversation
-unfinished_answer_ids = conversations.aunfinished_answer_ids
-
-
-@in_thread_pool
-def anonymous_id_of(session: Any) -> str | None:
-    return session.get(ANONYMOUS_SESSION_KEY) if session is not None else None
-
-
-async def owner_of(scope: dict[str, Any]) -> Owner | None:
-    user = scope.get("user")
-    if user is not None and user.is_authenticated:
-        return Owner.user(user.pk)
-    if settings.CHAT_ALLOW_ANONYMOUS:
-        anonymous = await anonymous_id_of(scope.get("session"))
-        if anonymous:
-            return Owner.anonymous(anonymous)
-    return None
-
 
 class ConversationConsumer(AsyncWebsocketConsumer):
     owner: Owner
     conversation_id: uuid.UUID | None
 
     async def connect(self) -> None:
-        owner = await owner_of(self.scope)
+        owner = await aowner_for(self.scope.get("user"), self.scope.get("session"))
         if owner is None:
             await self.close(code=CLOSE_UNAUTHORISED)
             return
@@ -71,7 +50,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         if requested != NEW_CONVERSATION:
             try:
                 self.conversation_id = uuid.UUID(requested)
-                await owned_conversation(owner, self.conversation_id)
+                await conversations.aowned_conversation(owner, self.conversation_id)
             except (ValueError, ChatError):
                 await self.close(code=CLOSE_NOT_FOUND)
                 return
@@ -91,7 +70,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     async def send_feed(self, conversation_id: uuid.UUID) -> None:
         async def unfinished() -> list[str]:
-            return await unfinished_answer_ids(self.owner, conversation_id)
+            return await conversations.aunfinished_answer_ids(self.owner, conversation_id)
 
         heartbeat = settings.CHAT_HEARTBEAT_SECONDS
         feed = conversation_feed(
@@ -146,15 +125,10 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     async def on_send(self, command: dict[str, Any]) -> None:
         text = message_text(command)
-        model = command.get("model")
-        if model is not None and not isinstance(model, str):
-            raise ChatError(ErrorCode.BAD_REQUEST, "model must be a model name.")
+        model = model_name(command)
         await enforce_rate_limit(self.owner)
         generation = await runtime.start_generation(
-            owner=self.owner,
-            text=text,
-            conversation_id=self.conversation_id,
-            model_name=model or None,
+            owner=self.owner, text=text, conversation_id=self.conversation_id, model_name=model
         )
         # Follow our own answer directly: the feed may learn of it too late (a fast
         # answer can end before a new feed subscribes), or, on a new conversation, not at all.
@@ -167,19 +141,12 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             self.spawn(self.send_feed(self.conversation_id))
 
     async def on_stop(self, command: dict[str, Any]) -> None:
-        await stop_answer(self.owner, message_uuid(command))
+        await stopping.stop_and_wait(self.owner, required_uuid(command, "message_id"))
 
     async def on_resume(self, command: dict[str, Any]) -> None:
-        message_id = message_uuid(command)
+        message_id = required_uuid(command, "message_id")
         after = command.get("after", 0)
         if not isinstance(after, int) or isinstance(after, bool) or after < 0:
             raise ChatError(ErrorCode.BAD_REQUEST, "after must be a whole number.")
         await conversations.aowned_message(self.owner, message_id)
         self.spawn(self.send_answer(str(message_id), after))
-
-
-def message_uuid(command: dict[str, Any]) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(command.get("message_id")))
-    except ValueError as error:
-        raise ChatError(ErrorCode.BAD_REQUEST, "message_id is not a valid id.") from error

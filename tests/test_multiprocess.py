@@ -189,6 +189,21 @@ async def test_stop_sent_to_one_worker_cancels_the_upstream_of_the_other_within_
     assert (body["message"]["status"], body["message"]["content"]) == ("stopped", "part0 part1 ")
 
 
+async def test_deleting_the_conversation_on_one_worker_cancels_the_upstream_of_the_other(
+    cluster: Cluster, upstream: FakeUpstream, http: httpx.AsyncClient
+) -> None:
+    scenario_id = use_scenario(cluster, upstream, Scenario(tokens=TOKENS, hang_after=2))
+    events, _message_id = await start_on(http, cluster.a, cluster, tokens_wanted=2)
+    delete_sent = time.monotonic()
+    response = await http.delete(
+        f"{cluster.b.url}/api/v1/conversations/{events[0]['conversation_id']}",
+        headers=cluster.headers(),
+    )
+    assert response.status_code == 204
+    closed = await upstream.await_closed(scenario_id, timeout=1.0)
+    assert closed.closed_at - delete_sent < 1.0
+
+
 async def test_killed_worker_leaves_its_answer_interrupted_with_the_saved_text(
     cluster: Cluster, upstream: FakeUpstream, http: httpx.AsyncClient
 ) -> None:

@@ -7,8 +7,8 @@ from django.contrib.auth.models import User
 from django.test import Client
 from pytest_django.fixtures import Settings
 
-from chat.api.auth import ANONYMOUS_SESSION_KEY
 from chat.models import Conversation
+from chat.ownership import ANONYMOUS_SESSION_KEY
 
 pytestmark = pytest.mark.django_db
 

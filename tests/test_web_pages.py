@@ -11,8 +11,8 @@ from django.test import Client
 from django.utils import timezone
 from pytest_django.fixtures import Settings
 
-from chat.api.auth import ANONYMOUS_SESSION_KEY
 from chat.models import Conversation, Message, ModelConfig, Role, Status
+from chat.ownership import ANONYMOUS_SESSION_KEY
 
 pytestmark = pytest.mark.django_db
 

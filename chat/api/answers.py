@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
 from chat.api.auth import request_owner
 from chat.api.errors import ApiError, api_endpoint, error_response
@@ -18,18 +18,19 @@ from chat.api.payloads import (
     message_text,
     optional_json_body,
 )
-from chat.api.ratelimit import enforce_rate_limit
-from chat.api.sse import answer_stream, sse_response
+from chat.api.streams import answer_stream
 from chat.engine import runtime
 from chat.engine.generation import Generation, StopReason
 from chat.engine.subscribe import answer_events
 from chat.errors import ChatError, ErrorCode
 from chat.events import EventType
+from chat.ratelimit import enforce_rate_limit
+from chat.sse import sse_response
 
 
 async def respond(
     generation: Generation, options: AnswerOptions, *, force_stream: bool = False
-) -> HttpResponse:
+) -> HttpResponseBase:
     """Stream the answer (SSE), or wait for it and answer JSON."""
     if options.stream or force_stream:
         return streaming_answer(generation, resumable=options.resumable)
@@ -37,17 +38,18 @@ async def respond(
         return await whole_answer(generation)
     except asyncio.CancelledError:
         # The client hung up on a non-streaming request: the answer has no reader.
-        runtime.stop(generation.key, StopReason.CLIENT_GONE)
+        generation.stop(StopReason.CLIENT_GONE)
         raise
 
 
-def streaming_answer(generation: Generation, *, resumable: bool) -> HttpResponse:
-    key = generation.key
-
+def streaming_answer(generation: Generation, *, resumable: bool) -> HttpResponseBase:
     def client_gone() -> None:
-        runtime.stop(key, StopReason.CLIENT_GONE)
+        # The answer runs in this process: it was started by this very request.
+        generation.stop(StopReason.CLIENT_GONE)
 
-    return sse_response(answer_stream(key, on_client_gone=None if resumable else client_gone))
+    return sse_response(
+        answer_stream(generation.key, on_client_gone=None if resumable else client_gone)
+    )
 
 
 async def whole_answer(generation: Generation) -> JsonResponse:
@@ -93,7 +95,7 @@ async def whole_answer(generation: Generation) -> JsonResponse:
     )
 
 
-async def start_chat(request: HttpRequest, *, force_stream: bool) -> HttpResponse:
+async def start_chat(request: HttpRequest, *, force_stream: bool) -> HttpResponseBase:
     owner = await request_owner(request, create_anonymous=True)
     payload = chat_payload(request)
     await enforce_rate_limit(owner)
@@ -107,17 +109,17 @@ async def start_chat(request: HttpRequest, *, force_stream: bool) -> HttpRespons
 
 
 @api_endpoint("POST")
-async def chat(request: HttpRequest) -> HttpResponse:
+async def chat(request: HttpRequest) -> HttpResponseBase:
     return await start_chat(request, force_stream=False)
 
 
 @api_endpoint("POST")
-async def chat_stream(request: HttpRequest) -> HttpResponse:
+async def chat_stream(request: HttpRequest) -> HttpResponseBase:
     return await start_chat(request, force_stream=True)
 
 
 @api_endpoint("POST")
-async def regenerate(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
+async def regenerate(request: HttpRequest, message_id: uuid.UUID) -> HttpResponseBase:
     """Answer again: the answer `message_id` and anything after it are replaced."""
     owner = await request_owner(request)
     options = answer_options(optional_json_body(request))
@@ -129,7 +131,7 @@ async def regenerate(request: HttpRequest, message_id: uuid.UUID) -> HttpRespons
 
 
 @api_endpoint("POST")
-async def edit(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
+async def edit(request: HttpRequest, message_id: uuid.UUID) -> HttpResponseBase:
     """Change one of your messages and answer it again; later messages are replaced."""
     owner = await request_owner(request)
     payload = json_body(request)

@@ -7,21 +7,17 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from chat import conversations as store
+from chat import conversations
 from chat.api.auth import request_owner
 from chat.api.errors import api_endpoint
 from chat.api.serialize import conversation_summary_json, message_json, model_json
 from chat.db import in_thread_pool
-from chat.engine import runtime
-from chat.engine.generation import StopReason
+from chat.engine import stopping
 from chat.errors import ChatError, ErrorCode
 from chat.models import ModelConfig
 from chat.owners import Owner
 
 CONVERSATION_PAGE_MAX = 200
-
-conversation_page = store.aconversation_page
-delete_conversation = store.adelete_conversation
 
 
 @in_thread_pool
@@ -49,11 +45,11 @@ def query_int(request: HttpRequest, name: str, default: int, maximum: int) -> in
 
 
 @api_endpoint("GET")
-async def conversations(request: HttpRequest) -> HttpResponse:
+async def conversation_list(request: HttpRequest) -> HttpResponse:
     owner = await request_owner(request)
     limit = query_int(request, "limit", 50, CONVERSATION_PAGE_MAX)
     offset = query_int(request, "offset", 0, 10**9)
-    rows, has_more = await conversation_page(owner, limit, offset)
+    rows, has_more = await conversations.aconversation_page(owner, limit, offset)
     return JsonResponse(
         {"conversations": [conversation_summary_json(c) for c in rows], "has_more": has_more}
     )
@@ -61,10 +57,10 @@ async def conversations(request: HttpRequest) -> HttpResponse:
 
 @in_thread_pool
 def conversation_detail(owner: Owner, conversation_id: uuid.UUID) -> dict[str, Any]:
-    conversation = store.owned_conversation(owner, conversation_id)
+    conversation = conversations.owned_conversation(owner, conversation_id)
     return {
         **conversation_summary_json(conversation),
-        "messages": [message_json(m) for m in store.messages_of(conversation)],
+        "messages": [message_json(m) for m in conversations.messages_of(conversation)],
     }
 
 
@@ -72,7 +68,6 @@ def conversation_detail(owner: Owner, conversation_id: uuid.UUID) -> dict[str, A
 async def conversation(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
     owner = await request_owner(request)
     if request.method == "DELETE":
-        for message_id in await delete_conversation(owner, conversation_id):
-            runtime.stop(message_id, StopReason.USER)
+        await stopping.delete_conversation(owner, conversation_id)
         return HttpResponse(status=204)
     return JsonResponse(await conversation_detail(owner, conversation_id))

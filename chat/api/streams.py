@@ -1,30 +1,76 @@
-"""Following answers that are running or done, and stopping them."""
+"""Event streams: an answer's, a conversation's; following them, and stopping answers."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 
 from chat import conversations
 from chat.api.auth import request_owner
 from chat.api.errors import api_endpoint
 from chat.api.serialize import message_json
-from chat.api.sse import answer_stream, conversation_stream, parse_feed_position, sse_response
-from chat.engine import replay, runtime
-from chat.engine.generation import StopReason
-from chat.engine.subscribe import Progress, answer_events, progress
+from chat.engine import replay, stopping
+from chat.engine.subscribe import (
+    Progress,
+    answer_events,
+    conversation_feed,
+    event_batches,
+    progress,
+)
 from chat.errors import ChatError, ErrorCode
-from chat.models import UNFINISHED_STATUSES, Status
-from chat.owners import Owner
+from chat.sse import PING, STREAM_OPEN, encode_event, encode_tagged_event, sse_response
+from chat.validation import parse_feed_position
 
-# How long POST .../stop waits for the generation to write its final state.
-STOP_WAIT_SECONDS = 5.0
 
-owned_message = conversations.aowned_message
-owned_conversation = conversations.aowned_conversation
-unfinished_answer_ids = conversations.aunfinished_answer_ids
+async def answer_stream(
+    message_id: str, *, after: int = 0, on_client_gone: Callable[[], object] | None = None
+) -> AsyncIterator[bytes]:
+    """One answer's events after `after`, as SSE bytes, until its terminal event.
+
+    If the client leaves first, the ASGI handler cancels this generator (or closes it at a
+    yield): either way the `finally` sees an unfinished stream and calls `on_client_gone`.
+    """
+    yield STREAM_OPEN
+    finished = False
+    try:
+        # aclosing: if the client leaves while we wait at a yield, the subscription ends
+        # (and stops counting as a watcher) before on_client_gone runs.
+        async with aclosing(
+            answer_events(message_id, after, settings.CHAT_HEARTBEAT_SECONDS)
+        ) as batches:
+            async for batch in batches:
+                # Several events that piled up go out as one write.
+                if len(batch) == 1:
+                    yield encode_event(batch[0])
+                else:
+                    yield b"".join(map(encode_event, batch)) if batch else PING
+        finished = True
+    finally:
+        if not finished and on_client_gone is not None:
+            on_client_gone()
+
+
+async def conversation_stream(
+    conversation_id: str,
+    unfinished_answers: Callable[[], Awaitable[list[str]]],
+    resume: tuple[str, int] | None = None,
+) -> AsyncIterator[bytes]:
+    """A conversation's feed as SSE: events carry `message_id` and `seq`; the id is both."""
+    yield STREAM_OPEN
+    heartbeat = settings.CHAT_HEARTBEAT_SECONDS
+    feed = conversation_feed(
+        conversation_id, unfinished_answers, resume, heartbeat, event_batches(heartbeat)
+    )
+    async for item in feed:
+        if item is None:
+            yield PING
+        else:
+            message_id, batch = item
+            yield b"".join(encode_tagged_event(message_id, event) for event in batch)
 
 
 def resume_point(request: HttpRequest) -> int:
@@ -37,14 +83,14 @@ def resume_point(request: HttpRequest) -> int:
 
 
 @api_endpoint("GET")
-async def message_events(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
+async def message_events(request: HttpRequest, message_id: uuid.UUID) -> HttpResponseBase:
     """Replay an answer's events after N, then follow it live until it ends.
 
     Leaving does not stop the answer. 204 tells an EventSource that has already seen the
     end not to reconnect.
     """
     owner = await request_owner(request)
-    await owned_message(owner, message_id)
+    await conversations.aowned_message(owner, message_id)
     key = str(message_id)
     after = resume_point(request)
     if after > 0:
@@ -55,42 +101,20 @@ async def message_events(request: HttpRequest, message_id: uuid.UUID) -> HttpRes
 
 
 @api_endpoint("GET")
-async def conversation_events(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
+async def conversation_events(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponseBase:
     """Every answer of a conversation as it streams, for as long as the client stays."""
     owner = await request_owner(request)
-    await owned_conversation(owner, conversation_id)
+    await conversations.aowned_conversation(owner, conversation_id)
     resume = parse_feed_position(request.headers.get("Last-Event-ID", ""))
 
     async def unfinished() -> list[str]:
-        return await unfinished_answer_ids(owner, conversation_id)
+        return await conversations.aunfinished_answer_ids(owner, conversation_id)
 
     return sse_response(conversation_stream(str(conversation_id), unfinished, resume))
 
 
-async def stop_answer(owner: Owner, message_id: uuid.UUID) -> tuple[bool, dict[str, object]]:
-    """Stop an answer wherever it runs and wait (boundedly) for its final write.
-
-    Shared by HTTP and sockets. True if the answer was running and is now stopped.
-    """
-    message = await owned_message(owner, message_id)
-    if message.status not in UNFINISHED_STATUSES:
-        return False, message_json(message)
-    key = str(message_id)
-    if await runtime.request_stop(key, StopReason.USER):
-        try:
-            async with asyncio.timeout(STOP_WAIT_SECONDS):
-                async for _batch in answer_events(
-                    key, 0, heartbeat=STOP_WAIT_SECONDS, client=False
-                ):
-                    pass
-        except TimeoutError:
-            pass
-    message = await owned_message(owner, message_id)
-    return message.status == Status.STOPPED, message_json(message)
-
-
 @api_endpoint("POST")
-async def stop_message(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
+async def stop_message(request: HttpRequest, message_id: uuid.UUID) -> HttpResponseBase:
     owner = await request_owner(request)
-    stopped, message = await stop_answer(owner, message_id)
-    return JsonResponse({"stopped": stopped, "message": message})
+    stopped, message = await stopping.stop_and_wait(owner, message_id)
+    return JsonResponse({"stopped": stopped, "message": message_json(message)})

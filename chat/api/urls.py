@@ -14,7 +14,7 @@ urlpatterns = [
     path("messages/<uuid:message_id>/events", streams.message_events, name="message-events"),
     path("messages/<uuid:message_id>/stop", streams.stop_message, name="stop"),
     path("models", resources.models, name="models"),
-    path("conversations", resources.conversations, name="conversations"),
+    path("conversations", resources.conversation_list, name="conversations"),
     path("conversations/<uuid:conversation_id>", resources.conversation, name="conversation"),
     path(
         "conversations/<uuid:conversation_id>/events",

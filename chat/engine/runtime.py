@@ -1,4 +1,7 @@
-"""Starting generations, and finding the running ones in this process to stop them."""
+"""Starting generations, and finding the running ones in this process.
+
+Stopping one by id, on whichever worker runs it, is chat.engine.stopping.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +11,11 @@ import os
 import socket
 import uuid
 
-from chat.engine import background, control, notices, store
+from chat.engine import background, notices, store
 from chat.engine.generation import Generation, StopReason
 from chat.engine.store import Turn
 from chat.eventlog import event_log
 from chat.owners import Owner
-
-__all__ = ["WORKER_ID", "Generation", "StopReason", "launch", "start_generation"]
 
 # This process, as recorded on the answers it runs.
 WORKER_ID = f"{socket.gethostname()[:40]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
@@ -28,7 +29,7 @@ _announcements: set[asyncio.Task[None]] = set()
 
 def ensure_background() -> None:
     """Start this process's heartbeat, dead-worker sweep and stop listener (once)."""
-    background.ensure_running(WORKER_ID, stop, generation_alive)
+    background.ensure_running(WORKER_ID, stop_here, generation_alive)
 
 
 async def launch(turn: Turn) -> Generation:
@@ -95,15 +96,13 @@ def generation_alive(message_id: str) -> bool:
     return message_id in _running
 
 
-def stop(message_id: str, reason: str = StopReason.USER) -> bool:
-    """Stop a generation running in this process; False if it is not running here."""
+def stop_here(message_id: str, reason: str) -> bool:
+    """Stop a generation running in this process; False if it is not running here.
+
+    The mechanism under chat.engine.stopping.stop, which transports use.
+    """
     generation = _running.get(message_id)
     return generation.stop(StopReason(reason)) if generation is not None else False
-
-
-async def request_stop(message_id: str, reason: StopReason = StopReason.USER) -> bool:
-    """Stop an answer wherever it runs: here, or (with Redis) on another worker."""
-    return await control.request_stop(message_id, reason, stop)
 
 
 def running_count() -> int:

@@ -26,15 +26,16 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from chat import conversations as store
-from chat.api.auth import request_owner
-from chat.api.sse import PING, STREAM_OPEN, parse_feed_position, sse_response
 from chat.db import in_thread_pool
 from chat.engine import subscribe
 from chat.engine.subscribe import Progress, answer_events, progress
 from chat.errors import ChatError, ErrorCode
 from chat.events import Event, EventType
 from chat.models import Message, Role
+from chat.ownership import http_owner
 from chat.rendering import StreamRenderer
+from chat.sse import PING, STREAM_OPEN, sse_response
+from chat.validation import parse_feed_position
 from chat.web.display import render_message
 
 # EventSource waits this long before reconnecting after a drop (its default is ~3 s).
@@ -175,7 +176,7 @@ async def conversation_events(request: HttpRequest, conversation_id: uuid.UUID) 
     if request.method != "GET":
         return HttpResponse(status=405, headers={"Allow": "GET"})
     try:
-        owner = await request_owner(request)
+        owner = await http_owner(request)
         await owned_conversation(owner, conversation_id)
     except ChatError as error:
         # Not an event stream, so EventSource gives up instead of retrying.

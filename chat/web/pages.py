@@ -13,21 +13,32 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from chat import conversations as store
+from chat import conversations
 from chat.errors import ChatError
 from chat.models import Conversation, Message
 from chat.owners import Owner
+from chat.ownership import owner_for
 from chat.web.display import message_view, model_choices
-from chat.web.owner import may_chat, page_owner
 
 SIDEBAR_LIMIT = 50
+
+
+def may_chat(request: HttpRequest) -> bool:
+    """Signed in, or anonymous chat is on."""
+    return request.user.is_authenticated or settings.CHAT_ALLOW_ANONYMOUS
+
+
+def page_owner(request: HttpRequest) -> Owner | None:
+    """Whose conversations the page shows; never makes an anonymous owner (the first
+    message does, through the API), so looking at a page writes no session."""
+    return owner_for(request.user, request.session)
 
 
 def owned_conversation_or_404(owner: Owner | None, conversation_id: uuid.UUID) -> Conversation:
     if owner is None:
         raise Http404("Conversation not found.")
     try:
-        return store.owned_conversation(owner, conversation_id)
+        return conversations.owned_conversation(owner, conversation_id)
     except ChatError as error:
         raise Http404(error.message) from error
 
@@ -36,14 +47,14 @@ def owned_message_or_404(owner: Owner | None, message_id: uuid.UUID) -> Message:
     if owner is None:
         raise Http404("Message not found.")
     try:
-        return store.owned_message(owner, message_id)
+        return conversations.owned_message(owner, message_id)
     except ChatError as error:
         raise Http404(error.message) from error
 
 
 def sidebar_context(owner: Owner | None, current_id: str) -> dict[str, Any]:
-    conversations = store.conversation_page(owner, SIDEBAR_LIMIT)[0] if owner else []
-    return {"conversations": conversations, "current_id": current_id}
+    listed = conversations.conversation_page(owner, SIDEBAR_LIMIT)[0] if owner else []
+    return {"conversations": listed, "current_id": current_id}
 
 
 @require_http_methods(["GET", "HEAD"])
@@ -55,7 +66,7 @@ def chat_page(request: HttpRequest, conversation_id: uuid.UUID | None = None) ->
     conversation = (
         owned_conversation_or_404(owner, conversation_id) if conversation_id is not None else None
     )
-    messages = store.messages_of(conversation) if conversation is not None else []
+    messages = conversations.messages_of(conversation) if conversation is not None else []
     context = {
         "conversation": conversation,
         "messages": [message_view(m) for m in messages],

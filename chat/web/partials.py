@@ -9,22 +9,24 @@ from __future__ import annotations
 
 import uuid
 
-from channels.db import database_sync_to_async
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from chat import conversations as store
-from chat.engine import runtime
-from chat.engine.generation import StopReason
+from chat import conversations
+from chat.engine import stopping
 from chat.errors import ChatError
 from chat.models import Role
-from chat.owners import Owner
+from chat.ownership import aowner_for
 from chat.web.display import message_view
-from chat.web.owner import page_owner
-from chat.web.pages import owned_conversation_or_404, owned_message_or_404, sidebar_context
+from chat.web.pages import (
+    owned_conversation_or_404,
+    owned_message_or_404,
+    page_owner,
+    sidebar_context,
+)
 
 
 def is_current_page(request: HttpRequest, conversation_id: uuid.UUID) -> bool:
@@ -48,7 +50,7 @@ def message_partial(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse
 @require_http_methods(["GET"])
 def messages_partial(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
     conversation = owned_conversation_or_404(page_owner(request), conversation_id)
-    views = [message_view(m) for m in store.messages_of(conversation)]
+    views = [message_view(m) for m in conversations.messages_of(conversation)]
     return render(request, "chat/_messages.html", {"messages": views})
 
 
@@ -68,7 +70,7 @@ def rename(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
     if request.method == "POST":
         assert owner is not None  # owned_conversation_or_404 ensured it
         try:
-            conversation = store.rename_conversation(
+            conversation = conversations.rename_conversation(
                 owner, conversation_id, request.POST.get("title", "")
             )
         except ChatError as failure:
@@ -103,22 +105,16 @@ def confirm_delete(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResp
     return render(request, template, {"c": conversation})
 
 
-@database_sync_to_async
-def delete_owned(request: HttpRequest, conversation_id: uuid.UUID) -> list[str]:
-    owner: Owner | None = page_owner(request)
-    if owner is None:
-        raise Http404("Conversation not found.")
-    try:
-        return store.delete_conversation(owner, conversation_id)
-    except ChatError as error:
-        raise Http404(error.message) from error
-
-
 @require_http_methods(["POST"])
 async def delete(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
     # Async so that stopping a running answer happens on the event loop that runs it.
-    for message_id in await delete_owned(request, conversation_id):
-        runtime.stop(message_id, StopReason.USER)
+    owner = await aowner_for(await request.auser(), request.session)
+    if owner is None:
+        raise Http404("Conversation not found.")
+    try:
+        await stopping.delete_conversation(owner, conversation_id)
+    except ChatError as error:
+        raise Http404(error.message) from error
     if not request.htmx or is_current_page(request, conversation_id):
         home = reverse("chat:home")
         return HttpResponseClientRedirect(home) if request.htmx else redirect(home)

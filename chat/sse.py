@@ -1,0 +1,48 @@
+"""Server-sent events framing, for every transport that streams over HTTP (api/, web/)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from django.http import StreamingHttpResponse
+
+from chat.events import Event
+
+# Daphne sends no headers before the first body byte: a comment gets them out at once.
+STREAM_OPEN = b": stream open\n\n"
+PING = b": ping\n\n"
+
+
+def sse_event(event_id: str | int, name: str, data_json: str) -> bytes:
+    """One event: `id:`, `event:`, one `data:` line of JSON, and the blank line."""
+    return f"id: {event_id}\nevent: {name}\ndata: {data_json}\n\n".encode()
+
+
+def encode_event(event: Event) -> bytes:
+    """An answer's own stream: the id is the event's sequence number."""
+    return sse_event(event.seq, event.type, event.json)
+
+
+def encode_tagged_event(message_id: str, event: Event) -> bytes:
+    """For feeds carrying several answers: the id names the answer and the event."""
+    return sse_event(f"{message_id}:{event.seq}", event.type, event.tagged_json(message_id))
+
+
+class EventStreamResponse(StreamingHttpResponse):
+    """A streaming response that hands the ASGI handler our generator itself.
+
+    StreamingHttpResponse wraps an async iterator in two more async generators (its
+    `__aiter__` and `streaming_content`, which turns each part into bytes): two more frames
+    to resume for every chunk, for parts that are bytes already.
+    """
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._iterator  # type: ignore[no-any-return]
+
+
+def sse_response(stream: AsyncIterator[bytes]) -> StreamingHttpResponse:
+    response = EventStreamResponse(stream, content_type="text/event-stream; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    # nginx: do not buffer this response.
+    response["X-Accel-Buffering"] = "no"
+    return response
