@@ -10,7 +10,7 @@ import uuid
 
 from chat.db import in_thread_pool
 from chat.errors import ChatError, ErrorCode
-from chat.models import UNFINISHED_STATUSES, Conversation, Message
+from chat.models import UNFINISHED_STATUSES, Conversation, Message, Role
 from chat.owners import Owner
 
 TITLE_MAX = 200
@@ -30,6 +30,19 @@ def owned_message(owner: Owner, message_id: uuid.UUID) -> Message:
     if message is None:
         raise ChatError(ErrorCode.NOT_FOUND, "Message not found.")
     return message
+
+
+def question_before(message: Message) -> Message | None:
+    """The user message that `message` answers: the last one before it."""
+    return (
+        Message.objects.filter(
+            conversation_id=message.conversation_id,
+            role=Role.USER,
+            position__lt=message.position,
+        )
+        .order_by("-position")
+        .first()
+    )
 
 
 def conversation_page(owner: Owner, limit: int, offset: int = 0) -> tuple[list[Conversation], bool]:

@@ -13,7 +13,7 @@ from chat import conversations
 from chat.api.auth import request_owner
 from chat.api.errors import api_endpoint
 from chat.api.serialize import message_json
-from chat.engine import replay, stopping
+from chat.engine import recovery, stopping
 from chat.engine.subscribe import (
     Progress,
     answer_events,
@@ -94,7 +94,7 @@ async def message_events(request: HttpRequest, message_id: uuid.UUID) -> HttpRes
     key = str(message_id)
     after = resume_point(request)
     if after > 0:
-        await replay.count_reconnect(key)
+        await recovery.count_reconnect(key)
     if await progress(key, after) is Progress.SEEN_ALL:
         return HttpResponse(status=204)
     return sse_response(answer_stream(key, after=after))

@@ -7,16 +7,15 @@ import logging
 import time
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from django.conf import settings
 
-from chat.engine import presence, store
+from chat.engine import event_builder, presence, store
 from chat.engine.checkpoints import checkpoints
 from chat.engine.store import FinalState, Turn
 from chat.errors import ChatError, ErrorCode
 from chat.eventlog import EventLog
-from chat.events import Event, EventType
+from chat.events import Event
 from chat.models import Status
 from chat.providers import stream_function
 from chat.providers.base import Finish, ResponseMeta, TextDelta, Usage
@@ -75,13 +74,12 @@ class Generation:
         Whoever gets the Generation back can subscribe at once and find the log there.
         """
         await self._emit(
-            EventType.START,
-            {
-                "conversation_id": str(self.turn.conversation_id),
-                "message_id": self.key,
-                "user_message_id": str(self.turn.user_message_id),
-                "model": self.turn.model_name,
-            },
+            event_builder.start(
+                conversation_id=str(self.turn.conversation_id),
+                message_id=self.key,
+                user_message_id=str(self.turn.user_message_id),
+                model=self.turn.model_name,
+            )
         )
 
     async def run(self) -> None:
@@ -149,7 +147,7 @@ class Generation:
         if self._ttft_ms is None:
             self._ttft_ms = round((now - self._started) * 1000)
         self._parts.append(text)
-        await self._emit(EventType.TOKEN, {"token": text, "done": False})
+        await self._emit(event_builder.token(text))
         # Saved with the other answers' text at the next checkpoint, never per token.
         checkpoints.mark(self.turn.assistant_message_id, self._text)
 
@@ -184,40 +182,16 @@ class Generation:
             saved = await store.finalise_message(self.turn.assistant_message_id, final)
         except Exception:
             logger.exception("Final write of %s failed", self.key)
-        await self._emit(
-            EventType.MESSAGE,
-            {"message_id": self.key, "content": content, "status": outcome.status.value},
-        )
-        if error is None:
-            await self._emit(EventType.DONE, self._done_data(final))
-        else:
-            data: dict[str, Any] = {
-                "done": True,
-                "error": error.message,
-                "error_code": error.code.value,
-                "message_id": self.key,
-                "partial_content_saved": saved and bool(content),
-            }
-            if error.retry_after is not None:
-                data["retry_after"] = error.retry_after
-            await self._emit(EventType.ERROR, data)
+        for payload in event_builder.closing(
+            final,
+            conversation_id=str(self.turn.conversation_id),
+            message_id=self.key,
+            saved=saved,
+            retry_after=error.retry_after if error else None,
+        ):
+            await self._emit(payload)
         await self._log.close(self.key)
 
-    def _done_data(self, final: FinalState) -> dict[str, Any]:
-        total = None
-        if final.input_tokens is not None or final.output_tokens is not None:
-            total = (final.input_tokens or 0) + (final.output_tokens or 0)
-        return {
-            "done": True,
-            "finish_reason": final.finish_reason,
-            "usage": {"input_tokens": final.input_tokens, "output_tokens": final.output_tokens},
-            "total_tokens": total,
-            "response_time": round(final.duration_ms / 1000, 3),
-            "ttft_ms": final.ttft_ms,
-            "conversation_id": str(self.turn.conversation_id),
-            "message_id": self.key,
-        }
-
-    async def _emit(self, event_type: EventType, data: dict[str, Any]) -> None:
+    async def _emit(self, payload: event_builder.Payload) -> None:
         self._seq += 1
-        await self._log.append(self.key, Event(self._seq, event_type, data))
+        await self._log.append(self.key, Event(self._seq, *payload))

@@ -11,7 +11,7 @@ import os
 import socket
 import uuid
 
-from chat.engine import background, notices, store
+from chat.engine import background, notices, recovery, store
 from chat.engine.generation import Generation, StopReason
 from chat.engine.store import Turn
 from chat.eventlog import event_log
@@ -36,7 +36,7 @@ async def launch(turn: Turn) -> Generation:
     """Run a prepared turn's answer as a task of its own."""
     ensure_background()
     for answer in turn.abandoned:
-        await background.close_abandoned_log(answer)
+        await recovery.close_abandoned_log(answer)
     generation = Generation(turn, event_log())
     await generation.announce()
     # A fresh context: the task outlives the request that started it, and must not carry

@@ -9,8 +9,9 @@ from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from chat import conversations
 from chat.db import in_thread_pool
-from chat.engine import replay
+from chat.engine import recovery
 from chat.errors import ChatError, ErrorCode
 from chat.models import UNFINISHED_STATUSES, Conversation, Message, ModelConfig, Role, Status
 from chat.owners import Owner
@@ -144,9 +145,9 @@ def settle_running_answers(
     """
     abandoned = []
     for answer in conversation.messages.filter(status__in=UNFINISHED_STATUSES):
-        if str(answer.pk) in running_here or replay.worker_alive(answer.worker_id):
+        if str(answer.pk) in running_here or recovery.worker_alive(answer.worker_id):
             raise ChatError(ErrorCode.BAD_REQUEST, ANSWER_RUNNING)
-        if replay.finalise_abandoned(answer.pk):
+        if recovery.finalise_abandoned(answer.pk):
             answer.refresh_from_db()
             abandoned.append(answer)
     return tuple(abandoned)
@@ -217,11 +218,7 @@ def prepare_rerun(
         if target.role == Role.ASSISTANT:
             if text is not None:
                 raise ChatError(ErrorCode.BAD_REQUEST, "Only your own messages can be edited.")
-            user_message = (
-                conversation.messages.filter(role=Role.USER, position__lt=target.position)
-                .order_by("-position")
-                .first()
-            )
+            user_message = conversations.question_before(target)
             if user_message is None:
                 raise ChatError(ErrorCode.BAD_REQUEST, "There is no question to answer again.")
         else:

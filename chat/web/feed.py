@@ -31,7 +31,7 @@ from chat.engine import subscribe
 from chat.engine.subscribe import Progress, answer_events, progress
 from chat.errors import ChatError, ErrorCode
 from chat.events import Event, EventType
-from chat.models import Message, Role
+from chat.models import Message
 from chat.ownership import http_owner
 from chat.rendering import StreamRenderer
 from chat.sse import PING, STREAM_OPEN, sse_response
@@ -61,13 +61,7 @@ def start_html(message_id: str) -> dict[str, str]:
     answer = Message.objects.filter(pk=message_id).first()
     if answer is None:
         return {}
-    question = (
-        Message.objects.filter(
-            conversation_id=answer.conversation_id, role=Role.USER, position__lt=answer.position
-        )
-        .order_by("-position")
-        .first()
-    )
+    question = store.question_before(answer)
     html = {"answer_html": render_message(answer)}
     if question is not None:
         html["user_message_id"] = str(question.pk)
