@@ -71,6 +71,13 @@ class ModelConfig(models.Model):
         default=1, editable=False, help_text="Counts saves; each answer records the one it used."
     )
     is_default = models.BooleanField(default=False, help_text="Used when a request names no model.")
+    mcp_servers = models.ManyToManyField(
+        "McpServer",
+        blank=True,
+        related_name="model_configs",
+        verbose_name="MCP servers",
+        help_text="Servers whose allowed tools this model may call, beside the built-in tools.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -134,8 +141,141 @@ class ModelConfig(models.Model):
                     old_default.is_default = False
                     old_default.save(changed_by=changed_by)
             super().save(*args, **kwargs)
-            if changed:
-                ModelConfigVersion.record(self, previous, changed_by)
+            self._version_recorded_by_save = (
+                ModelConfigVersion.record(self, previous, changed_by) if changed else None
+            )
+
+    def record_related_changes(self, changed_by: Any = None) -> None:
+        """Fold a change of the MCP servers into the version history.
+
+        Many-to-many rows are saved after the model row (admin saves them after save()), so
+        save() cannot see them change. Called once they are saved: a change amends the version
+        that same save recorded, or else records a new one.
+        """
+        with transaction.atomic():
+            latest = self.versions.select_for_update().order_by("-version").first()
+            current = config_settings(self)
+            if latest is None or all(
+                latest.snapshot.get(field, []) == current[field] for field in RELATED_FIELDS
+            ):
+                return
+            just_recorded = getattr(self, "_version_recorded_by_save", None)
+            if just_recorded is not None and just_recorded.pk == latest.pk:
+                latest.amend(current)
+                return
+            self.version = latest.version + 1
+            ModelConfig.objects.filter(pk=self.pk).update(
+                version=self.version, updated_at=timezone.now()
+            )
+            ModelConfigVersion.objects.create(
+                model_config=self,
+                version=self.version,
+                snapshot=current,
+                changes=setting_changes(latest.snapshot, current),
+                changed_by=changed_by if getattr(changed_by, "pk", None) else None,
+            )
+
+
+header_name = RegexValidator(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$", "Enter an HTTP header name.")
+
+
+class McpServer(models.Model):
+    """An MCP server (Streamable HTTP) whose tools models may call.
+
+    Secret header values are never stored: `header_variables` maps each header to the name
+    of the environment variable holding its value, read when a session opens.
+    """
+
+    name = models.SlugField(
+        unique=True,
+        help_text="Short identifier. The model sees each tool as <name>__<tool>, e.g. "
+        "github__search_issues.",
+    )
+    url = models.CharField(
+        "URL",
+        max_length=500,
+        help_text="The server's Streamable HTTP endpoint, e.g. http://127.0.0.1:8001/mcp.",
+    )
+    header_variables = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Headers sent with every request, each as the name of the environment variable "
+        "holding its value (never the value), e.g. Authorization: GITHUB_MCP_AUTH.",
+    )
+    enabled = models.BooleanField(
+        default=True, help_text="A disabled server's tools are offered to no model."
+    )
+    timeout_seconds = models.FloatField(
+        default=30.0,
+        validators=[MinValueValidator(0.1)],
+        help_text="Longest a tool call may take before the model is told it timed out.",
+    )
+    all_tools_allowed = models.BooleanField(
+        default=True,
+        help_text="Offer every tool the server listed; untick to choose them below.",
+    )
+    allowed_tools = models.JSONField(
+        default=list, blank=True, help_text="The tools offered when not all are."
+    )
+    approval_tools = models.JSONField(
+        "tools needing approval",
+        default=list,
+        blank=True,
+        help_text="Calls to these tools wait for the user's approval before they run.",
+    )
+    max_output_chars = models.PositiveIntegerField(
+        "max output characters",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="A tool's output is cut after this many characters; empty uses the site "
+        "setting CHAT_MCP_MAX_OUTPUT_CHARS.",
+    )
+    listed_tools = models.JSONField(
+        default=list,
+        blank=True,
+        editable=False,
+        help_text="The tools the last successful Test connection listed: "
+        "[{name, description, input_schema}].",
+    )
+    listed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "MCP server"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        parsed = urlsplit(self.url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise ValidationError({"url": "Enter an http:// or https:// URL."})
+        errors = []
+        for header, variable in (self.header_variables or {}).items():
+            for validator, value in ((header_name, header), (env_var_name, variable)):
+                try:
+                    validator(value)
+                except ValidationError as error:
+                    errors.append(f"{header}: {error.messages[0]}")
+        if errors:
+            raise ValidationError({"header_variables": errors})
+
+    def unset_header_variables(self) -> list[str]:
+        return [var for var in self.header_variables.values() if not os.environ.get(var)]
+
+    @property
+    def output_limit(self) -> int:
+        return self.max_output_chars or settings.CHAT_MCP_MAX_OUTPUT_CHARS
+
+    def offered_tools(self) -> list[dict[str, Any]]:
+        """The listed tools a model may call: all of them, or the allowed ones."""
+        if self.all_tools_allowed:
+            return list(self.listed_tools)
+        allowed = set(self.allowed_tools)
+        return [tool for tool in self.listed_tools if tool.get("name") in allowed]
 
 
 class Conversation(models.Model):
@@ -324,6 +464,8 @@ class Worker(models.Model):
 
 
 # The settings a version records: everything staff can edit (the key's value is never here).
+# RELATED_FIELDS are many-to-many: recorded as the sorted names of what is chosen.
+RELATED_FIELDS = ("mcp_servers",)
 VERSIONED_FIELDS = (
     "name",
     "display_name",
@@ -337,11 +479,29 @@ VERSIONED_FIELDS = (
     "history_limit",
     "enabled",
     "is_default",
+    *RELATED_FIELDS,
 )
 
 
 def config_settings(config: ModelConfig) -> dict[str, Any]:
-    return {field: getattr(config, field) for field in VERSIONED_FIELDS}
+    return {field: setting_value(config, field) for field in VERSIONED_FIELDS}
+
+
+def setting_value(config: ModelConfig, field: str) -> Any:
+    if field not in RELATED_FIELDS:
+        return getattr(config, field)
+    if config.pk is None:
+        return []
+    return sorted(getattr(config, field).values_list("name", flat=True))
+
+
+def setting_changes(before: dict[str, Any], after: dict[str, Any]) -> list[dict[str, Any]]:
+    """What changed between two snapshots; a field a snapshot predates counts as empty."""
+    return [
+        {"field": field, "before": before.get(field), "after": after[field]}
+        for field in VERSIONED_FIELDS
+        if before.get(field, [] if field in RELATED_FIELDS else None) != after[field]
+    ]
 
 
 class ModelConfigVersion(models.Model):
@@ -397,11 +557,7 @@ class ModelConfigVersion(models.Model):
                 defaults={"snapshot": before, "changed_at": previous.updated_at},
             )
         after = config_settings(config)
-        changes = [
-            {"field": field, "before": before[field], "after": after[field]}
-            for field in VERSIONED_FIELDS
-            if before and before[field] != after[field]
-        ]
+        changes = setting_changes(before, after) if before else []
         return cls.objects.create(
             model_config=config,
             version=config.version,
@@ -409,6 +565,19 @@ class ModelConfigVersion(models.Model):
             changes=changes,
             changed_by=changed_by if getattr(changed_by, "pk", None) else None,
         )
+
+    def amend(self, snapshot: dict[str, Any]) -> None:
+        """Complete this version with settings saved a moment after it (related rows)."""
+        earlier = (
+            ModelConfigVersion.objects.filter(
+                model_config_id=self.model_config_id, version__lt=self.version
+            )
+            .order_by("-version")
+            .first()
+        )
+        self.snapshot = snapshot
+        self.changes = setting_changes(earlier.snapshot, snapshot) if earlier else []
+        self.save(update_fields=["snapshot", "changes"])
 
 
 class GenerationRecord(Message):

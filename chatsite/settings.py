@@ -209,6 +209,12 @@ CHAT_GENERATION_TIMEOUT_SECONDS = env_float("CHAT_GENERATION_TIMEOUT_SECONDS", 6
 # Seconds between tokens of the offline demo model.
 CHAT_DEMO_TOKEN_DELAY_SECONDS = env_float("CHAT_DEMO_TOKEN_DELAY_SECONDS", 0.03)
 
+# --- MCP servers (tools from outside; docs/mcp.md) ----------------------------------------
+# Characters of a tool's output kept for the model (a server's own setting overrides it).
+CHAT_MCP_MAX_OUTPUT_CHARS = env_int("CHAT_MCP_MAX_OUTPUT_CHARS", 20_000)
+# Seconds to connect to a server and open a session (each call has its server's timeout).
+CHAT_MCP_CONNECT_TIMEOUT_SECONDS = env_float("CHAT_MCP_CONNECT_TIMEOUT_SECONDS", 10.0)
+
 # --- Upstream HTTP ------------------------------------------------------------------------
 LLM_CONNECT_TIMEOUT_SECONDS = env_float("LLM_CONNECT_TIMEOUT_SECONDS", 10.0)
 # The longest silence allowed between two chunks of an upstream stream.
