@@ -18,6 +18,7 @@ from django.test import Client
 from chat.models import Conversation, Message, ModelConfig, Role, Status
 
 group_migration = importlib.import_module("chat.migrations.0004_reviewer_groups_and_first_versions")
+mcp_migration = importlib.import_module("chat.migrations.0006_mcp_servers")
 REVIEWERS = group_migration.TRANSCRIPT_REVIEWERS
 CONFIGURATORS = group_migration.MODEL_CONFIGURATORS
 
@@ -25,6 +26,7 @@ CONFIGURATORS = group_migration.MODEL_CONFIGURATORS
 def admin_groups() -> None:
     if Group.objects.filter(name__in=[REVIEWERS, CONFIGURATORS]).count() < 2:
         group_migration.create_groups(apps, None)
+        mcp_migration.grant_permissions(apps, None)
 
 
 def staff_in(username: str, group_name: str) -> User:

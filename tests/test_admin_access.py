@@ -41,6 +41,7 @@ def test_data_migration_makes_a_view_only_reviewers_group() -> None:
         "view_modelconfig",
         "view_modelconfigversion",
         "view_generationrecord",
+        "view_mcpserver",
     }
     configurators = Group.objects.get(name=CONFIGURATORS)
     assert "change_modelconfig" in configurators.permissions.values_list("codename", flat=True)

@@ -11,7 +11,15 @@ from django.test import AsyncClient
 from django.urls import reverse
 
 from chat.admin.connection_check import FIRST_WORDS
-from chat.models import VERSIONED_FIELDS, Message, ModelConfig, ModelConfigVersion, Role
+from chat.models import (
+    VERSIONED_FIELDS,
+    McpServer,
+    Message,
+    ModelConfig,
+    ModelConfigVersion,
+    Role,
+    setting_value,
+)
 from tests.admin_fixtures import (
     browser_for,
     demo_model,
@@ -48,7 +56,8 @@ def form_data(config: ModelConfig | None = None, **changes: Any) -> dict[str, An
         "is_default": True,
     }
     if config is not None:
-        data = {field: getattr(config, field) for field in VERSIONED_FIELDS}
+        data = {field: setting_value(config, field) for field in VERSIONED_FIELDS}
+        data["mcp_servers"] = list(config.mcp_servers.values_list("pk", flat=True))
     data |= changes
     # Unchecked checkboxes are simply absent from a posted form.
     return {k: ("" if v is None else v) for k, v in data.items() if v is not False}
@@ -56,6 +65,7 @@ def form_data(config: ModelConfig | None = None, **changes: Any) -> dict[str, An
 
 @pytest.mark.django_db
 def test_staff_adds_a_model_with_every_setting_each_explained() -> None:
+    McpServer.objects.create(name="files", url="http://127.0.0.1:8001/mcp")
     browser = browser_for(make_configurator())
     page = browser.get(ADD).text
     for field in VERSIONED_FIELDS:
@@ -241,7 +251,8 @@ async def test_a_disabled_model_is_hidden_from_users_and_old_conversations_still
     staff = await sync_to_async(make_configurator)()
     browser = AsyncClient()
     await browser.aforce_login(staff)
-    saved = await browser.post(change_url(retired), form_data(retired, enabled=False))
+    data = await sync_to_async(form_data)(retired, enabled=False)
+    saved = await browser.post(change_url(retired), data)
     assert saved.status_code == 302
 
     listed = (await client.get("/api/v1/models")).json()

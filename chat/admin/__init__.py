@@ -5,6 +5,6 @@ Each module registers its own ModelAdmins; importing them here is what registers
 
 from __future__ import annotations
 
-from chat.admin import analytics, api_keys, model_configs, transcripts
+from chat.admin import analytics, api_keys, mcp_servers, model_configs, transcripts
 
-__all__ = ["analytics", "api_keys", "model_configs", "transcripts"]
+__all__ = ["analytics", "api_keys", "mcp_servers", "model_configs", "transcripts"]

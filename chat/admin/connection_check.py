@@ -6,10 +6,10 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import dataclass
 
+from chat.admin.test_connection import on_own_loop
 from chat.errors import ChatError, ErrorCode
 from chat.models import ModelConfig
 from chat.providers import stream_function
@@ -111,12 +111,5 @@ async def probe_all(configs: Sequence[ModelConfig]) -> list[ConnectionReport]:
 
 
 def check_connections(configs: Sequence[ModelConfig]) -> list[ConnectionReport]:
-    """Test several models at once, from a sync admin view.
-
-    The probes run on an event loop of their own, in a thread of their own. asgiref's
-    async_to_sync would run them on the server's loop when called from a request thread,
-    and closing the HTTP client afterwards would then close the pool that every running
-    answer streams through.
-    """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="test-connection") as pool:
-        return pool.submit(asyncio.run, probe_all(list(configs))).result()
+    """Test several models at once, from a sync admin view (closing the HTTP client after)."""
+    return on_own_loop(probe_all(list(configs)))

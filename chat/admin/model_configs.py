@@ -6,16 +6,13 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
-from django.urls import URLPattern, path, reverse
+from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
-from django.views.decorators.http import require_POST
 
 from chat.admin.connection_check import ConnectionReport, check_connections
 from chat.admin.readonly import ReadOnlyAdmin
+from chat.admin.test_connection import TestConnectionMixin
 from chat.models import VERSIONED_FIELDS, ModelConfig, ModelConfigVersion, Provider
 
 RECENT_VERSIONS = 10
@@ -29,6 +26,7 @@ class ModelConfigForm(forms.ModelForm):
         model = ModelConfig
         fields = list(VERSIONED_FIELDS)
         labels = {"base_url": "Base URL", "api_key_env": "API key variable"}
+        widgets = {"mcp_servers": forms.CheckboxSelectMultiple}
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -76,7 +74,7 @@ def report_to_user(request: HttpRequest, reports: list[ConnectionReport]) -> Non
 
 
 @admin.register(ModelConfig)
-class ModelConfigAdmin(admin.ModelAdmin):
+class ModelConfigAdmin(TestConnectionMixin, admin.ModelAdmin):
     form = ModelConfigForm
     list_display = [
         "display_name",
@@ -92,7 +90,10 @@ class ModelConfigAdmin(admin.ModelAdmin):
     search_fields = ["name", "display_name", "upstream_model"]
     readonly_fields = ["api_key_status", "version", "created_at", "updated_at", "recent_changes"]
     actions = ["test_connection"]
-    change_form_template = "admin/chat/modelconfig/change_form.html"
+    test_connection_help = (
+        "Sends a short streamed request with the saved settings and reports the time to "
+        "first token."
+    )
     fieldsets = [
         (None, {"fields": ["display_name", "name", "enabled", "is_default"]}),
         (
@@ -103,6 +104,7 @@ class ModelConfigAdmin(admin.ModelAdmin):
             "Generation",
             {"fields": ["max_tokens", "temperature", "system_prompt", "history_limit"]},
         ),
+        ("Tools", {"fields": ["mcp_servers"]}),
         ("History", {"fields": ["version", "created_at", "updated_at", "recent_changes"]}),
     ]
 
@@ -156,28 +158,14 @@ class ModelConfigAdmin(admin.ModelAdmin):
     ) -> None:
         obj.save(changed_by=request.user)
 
-    @admin.action(description="Test connection", permissions=["change"])
-    def test_connection(self, request: HttpRequest, queryset: QuerySet[ModelConfig]) -> None:
-        report_to_user(request, check_connections(list(queryset)))
+    def save_related(
+        self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool
+    ) -> None:
+        super().save_related(request, form, formsets, change)
+        form.instance.record_related_changes(changed_by=request.user)
 
-    def get_urls(self) -> list[URLPattern]:
-        test_view = self.admin_site.admin_view(require_POST(self.test_connection_view))
-        return [
-            path(
-                "<path:object_id>/test-connection/",
-                test_view,
-                name="chat_modelconfig_test_connection",
-            ),
-            *super().get_urls(),
-        ]
-
-    def test_connection_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """The change page's button: tests the saved settings of one model."""
-        config = get_object_or_404(ModelConfig, pk=object_id)
-        if not self.has_change_permission(request, config):
-            raise PermissionDenied
-        report_to_user(request, check_connections([config]))
-        return HttpResponseRedirect(reverse("admin:chat_modelconfig_change", args=[config.pk]))
+    def run_connection_test(self, request: HttpRequest, objects: list[ModelConfig]) -> None:
+        report_to_user(request, check_connections(objects))
 
 
 @admin.register(ModelConfigVersion)

@@ -242,12 +242,19 @@ class McpConnection:
     async def _session(self, generation: int) -> AsyncIterator[ClientSession]:
         config = self.config
 
+        # Until the session is open, the owner is not reading its inbox: a transport error
+        # must also cut the opening short, or it would wait out the connect timeout.
+        opening = anyio.CancelScope()
+        failures: list[Exception] = []
+
         async def on_message(message: Any) -> None:
             # The transport hands over what it could not read (not JSON-RPC, not JSON, an
             # unexpected content type): the server does not speak MCP, and the calls that
             # wait would wait forever. A RuntimeError is only a late answer to a call we
             # abandoned (the server's "Request cancelled"): nothing is wrong.
             if isinstance(message, Exception) and not isinstance(message, RuntimeError):
+                failures.append(message)
+                opening.cancel()
                 self._inbox.put_nowait(Broken(generation, message))
 
         # No read timeout: a call's SSE answer may be silent for as long as the tool runs
@@ -260,8 +267,10 @@ class McpConnection:
                 read, write, message_handler=on_message, client_info=CLIENT_INFO
             ) as session,
         ):
-            with anyio.fail_after(config.connect_timeout_seconds):
+            with opening, anyio.fail_after(config.connect_timeout_seconds):
                 await session.initialize()
+            if failures:
+                raise failures[0]
             yield session
 
     def _start(self, job: Job, session: ClientSession, generation: int) -> None:
