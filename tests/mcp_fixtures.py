@@ -25,8 +25,9 @@ START_TIMEOUT_SECONDS = 20.0
 
 
 class McpTestServer:
-    def __init__(self, *, token: str = "") -> None:
+    def __init__(self, *, token: str = "", list_delay: float = 0.0) -> None:
         self.token = token
+        self.list_delay = list_delay
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}/mcp"
@@ -34,7 +35,11 @@ class McpTestServer:
 
     def start(self) -> None:
         fd = self.listener.fileno()
-        env = {**os.environ, "MCP_TEST_TOKEN": self.token}
+        env = {
+            **os.environ,
+            "MCP_TEST_TOKEN": self.token,
+            "MCP_TEST_LIST_DELAY": str(self.list_delay),
+        }
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tests.mcp_server", "--fd", str(fd)],
             cwd=REPO,

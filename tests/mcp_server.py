@@ -5,7 +5,8 @@
 Its tools cover what a client must survive: a quick one, a slow one (for Stop and
 timeouts), one that raises, one with a huge output, and one that waits until a
 slow call started or saw its cancellation. With MCP_TEST_TOKEN set, every request must carry the
-header `X-Test-Token: <that value>` or is refused with 401.
+header `X-Test-Token: <that value>` or is refused with 401; with MCP_TEST_LIST_DELAY, listing
+the tools takes that many seconds.
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from mcp.server.fastmcp import FastMCP
 TOKEN_HEADER = "X-Test-Token"
 HUGE_OUTPUT_CHARS = 1_000_000
 
-server = FastMCP("chatsite-test-server", log_level="WARNING")
+class TestServer(FastMCP):
+    async def list_tools(self) -> Any:
+        # MCP_TEST_LIST_DELAY: a server that opens sessions but is slow to list its tools.
+        await asyncio.sleep(float(os.environ.get("MCP_TEST_LIST_DELAY", "0")))
+        return await super().list_tools()
+
+
+server = TestServer("chatsite-test-server", log_level="WARNING")
 # Slow calls by tag: which started, and which the client's cancellation reached.
 slow_call_events: dict[tuple[str, str], asyncio.Event] = {}
 

@@ -75,6 +75,15 @@ async def test_listing_gives_each_tools_name_description_and_schema(
     assert set(by_name["add"]["input_schema"]["properties"]) == {"a", "b"}
 
 
+async def test_a_server_slow_to_list_its_tools_is_given_up_on_time() -> None:
+    with McpTestServer(list_delay=30) as slow_lister:
+        config = server_config(server_at(slow_lister.url, timeout_seconds=1.0))
+        started = time.monotonic()
+        with pytest.raises(McpUnavailable, match="did not list its tools within 2 seconds"):
+            await list_tools_once(config)
+        assert time.monotonic() - started < 2.0 + MARGIN_SECONDS
+
+
 async def test_a_quick_tool_answers_the_model(mcp_server: McpTestServer) -> None:
     output = await run(server_at(mcp_server.url), "add", a=2, b=40)
     assert output == ToolOutput("42.0", is_error=False)

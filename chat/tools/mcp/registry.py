@@ -8,6 +8,7 @@ allowed, so starting an answer never waits on a server.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Collection, Iterable
 from typing import Any
 
@@ -17,6 +18,7 @@ from mcp import types
 from chat.models import McpServer, ModelConfig
 from chat.tools.base import ToolSettings
 from chat.tools.mcp.connection import McpConnection, ServerConfig
+from chat.tools.mcp.errors import McpUnavailable
 from chat.tools.mcp.names import exposed_names
 from chat.tools.mcp.tool import McpTool
 
@@ -81,8 +83,14 @@ async def list_tools_once(config: ServerConfig) -> list[dict[str, Any]]:
     Raises McpUnavailable with the reason in plain words.
     """
     connection = McpConnection(config)
+    limit = config.connect_timeout_seconds + config.timeout_seconds
     try:
-        tools = await connection.list_tools()
+        async with asyncio.timeout(limit):
+            tools = await connection.list_tools()
+    except TimeoutError:
+        raise McpUnavailable(
+            f"The MCP server {config.name} did not list its tools within {limit:g} seconds."
+        ) from None
     finally:
         await connection.close()
     return [listed_tool(tool) for tool in tools]
