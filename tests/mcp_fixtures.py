@@ -18,7 +18,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
 
 REPO = Path(__file__).resolve().parent.parent
 START_TIMEOUT_SECONDS = 20.0
@@ -91,17 +90,16 @@ class McpTestServer:
         self.stop()
         self.listener.close()
 
-    def __enter__(self) -> McpTestServer:
-        self.start()
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
+@contextlib.contextmanager
+def running_mcp_server(*, token: str = "", list_delay: float = 0.0) -> Iterator[McpTestServer]:
+    """A started test MCP server, killed (and its socket closed) on leaving."""
+    server = McpTestServer(token=token, list_delay=list_delay)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
 
 
 def closed_port_url() -> str:

@@ -23,6 +23,7 @@ from mcp.server.fastmcp import FastMCP
 TOKEN_HEADER = "X-Test-Token"
 HUGE_OUTPUT_CHARS = 1_000_000
 
+
 class TestServer(FastMCP):
     async def list_tools(self) -> Any:
         # MCP_TEST_LIST_DELAY: a server that opens sessions but is slow to list its tools.

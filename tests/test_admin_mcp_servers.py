@@ -20,7 +20,13 @@ from tests.admin_fixtures import (
     make_configurator,
     make_reviewer,
 )
-from tests.mcp_fixtures import McpTestServer, closed_port_url, silent_server, web_page_server
+from tests.mcp_fixtures import (
+    McpTestServer,
+    closed_port_url,
+    running_mcp_server,
+    silent_server,
+    web_page_server,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +36,7 @@ TOKEN = "s3cret-token-value"
 
 @pytest.fixture(scope="module")
 def mcp_server() -> Iterator[McpTestServer]:
-    with McpTestServer() as server:
+    with running_mcp_server() as server:
         yield server
 
 
@@ -149,7 +155,7 @@ def test_test_connection_says_what_went_wrong_in_plain_words(
         elif where == "silent":
             url = stack.enter_context(silent_server())
         else:
-            url = stack.enter_context(McpTestServer(token=TOKEN)).url
+            url = stack.enter_context(running_mcp_server(token=TOKEN)).url
         server = McpServer.objects.create(name="test", url=url, **fields)
         [(level, text)] = press_test_connection(browser_for(make_configurator()), server)
     assert level == "error"

@@ -19,7 +19,7 @@ from chat.tools.mcp.errors import McpUnavailable
 from chat.tools.mcp.pool import connections
 from chat.tools.mcp.registry import EMPTY_SCHEMA, list_tools_once, server_config, tools_of
 from chat.tools.mcp.tool import McpTool
-from tests.mcp_fixtures import McpTestServer, closed_port_url
+from tests.mcp_fixtures import McpTestServer, closed_port_url, running_mcp_server
 
 # Room for a loaded machine (two cores, shared) between "should" and "did".
 MARGIN_SECONDS = 0.75
@@ -28,7 +28,7 @@ CONTEXT = ToolContext(owner=Owner(user_id=1), conversation_id=uuid.uuid4(), mess
 
 @pytest.fixture(scope="module")
 def mcp_server() -> Iterator[McpTestServer]:
-    with McpTestServer() as server:
+    with running_mcp_server() as server:
         yield server
 
 
@@ -76,7 +76,7 @@ async def test_listing_gives_each_tools_name_description_and_schema(
 
 
 async def test_a_server_slow_to_list_its_tools_is_given_up_on_time() -> None:
-    with McpTestServer(list_delay=30) as slow_lister:
+    with running_mcp_server(list_delay=30) as slow_lister:
         config = server_config(server_at(slow_lister.url, timeout_seconds=1.0))
         started = time.monotonic()
         with pytest.raises(McpUnavailable, match="did not list its tools within 2 seconds"):
@@ -153,7 +153,7 @@ async def test_calls_share_one_session_per_server(mcp_server: McpTestServer) -> 
 
 
 async def test_a_session_reopens_after_the_server_restarts() -> None:
-    with McpTestServer() as restarting:
+    with running_mcp_server() as restarting:
         server = server_at(restarting.url)
         assert (await run(server, "echo", text="before")).text == "before"
         await asyncio.to_thread(restarting.restart)
@@ -163,7 +163,7 @@ async def test_a_session_reopens_after_the_server_restarts() -> None:
 
 
 async def test_a_session_reopens_after_the_server_was_down() -> None:
-    with McpTestServer() as restarting:
+    with running_mcp_server() as restarting:
         server = server_at(restarting.url)
         assert not (await run(server, "echo", text="up")).is_error
         await asyncio.to_thread(restarting.go_down)
@@ -176,7 +176,7 @@ async def test_a_session_reopens_after_the_server_was_down() -> None:
 async def test_header_values_come_from_environment_variables(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    with McpTestServer(token="s3cret-token") as guarded:
+    with running_mcp_server(token="s3cret-token") as guarded:
         server = server_at(guarded.url, header_variables={"X-Test-Token": "MCP_TEST_HEADER"})
         monkeypatch.delenv("MCP_TEST_HEADER", raising=False)
         with pytest.raises(McpUnavailable, match="MCP_TEST_HEADER is not set"):
