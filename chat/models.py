@@ -188,8 +188,8 @@ class McpServer(models.Model):
 
     name = models.SlugField(
         unique=True,
-        help_text="Short identifier. The model sees each tool as <name>__<tool>, e.g. "
-        "github__search_issues.",
+        help_text="Short identifier. The model sees each tool as this name, two underscores "
+        "and the tool's name, e.g. github__search_issues.",
     )
     url = models.CharField(
         "URL",

@@ -16,6 +16,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from chat.admin.test_connection import TestConnectionMixin, on_own_loop
 from chat.models import McpServer
@@ -101,16 +102,13 @@ def header_status(server: McpServer) -> str:
     """Whether each header's variable is set here; never its value."""
     if not server.header_variables:
         return "No headers"
-    return format_html(
-        "<ul class='header-status'>{}</ul>",
-        format_html_join(
-            "",
-            "<li>{}: {} {}</li>",
-            (
-                (header, variable, "is set" if variable not in unset else "is NOT set")
-                for unset in [set(server.unset_header_variables())]
-                for header, variable in server.header_variables.items()
-            ),
+    unset = set(server.unset_header_variables())
+    return format_html_join(
+        mark_safe("<br>"),
+        "{}: {} {}",
+        (
+            (header, variable, "is NOT set" if variable in unset else "is set")
+            for header, variable in server.header_variables.items()
         ),
     )
 

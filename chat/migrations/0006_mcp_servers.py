@@ -42,7 +42,7 @@ class Migration(migrations.Migration):
             name='McpServer',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(help_text='Short identifier. The model sees each tool as <name>__<tool>, e.g. github__search_issues.', unique=True)),
+                ('name', models.SlugField(help_text="Short identifier. The model sees each tool as this name, two underscores and the tool's name, e.g. github__search_issues.", unique=True)),
                 ('url', models.CharField(help_text="The server's Streamable HTTP endpoint, e.g. http://127.0.0.1:8001/mcp.", max_length=500, verbose_name='URL')),
                 ('header_variables', models.JSONField(blank=True, default=dict, help_text='Headers sent with every request, each as the name of the environment variable holding its value (never the value), e.g. Authorization: GITHUB_MCP_AUTH.')),
                 ('enabled', models.BooleanField(default=True, help_text="A disabled server's tools are offered to no model.")),
