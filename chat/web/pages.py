@@ -11,6 +11,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from chat import conversations
@@ -21,6 +22,8 @@ from chat.ownership import owner_for
 from chat.web.display import message_view, model_choices
 
 SIDEBAR_LIMIT = 50
+# Stands for "any id" in the URL patterns the page gives its script (static/chat/urls.js).
+ANY_ID = "00000000-0000-0000-0000-000000000000"
 
 
 def may_chat(request: HttpRequest) -> bool:
@@ -72,6 +75,9 @@ def chat_page(request: HttpRequest, conversation_id: uuid.UUID | None = None) ->
         "messages": [message_view(m) for m in messages],
         "models": model_choices(conversation),
         "max_chars": settings.CHAT_MAX_MESSAGE_CHARS,
+        "any_id": ANY_ID,
+        # Not in the HTTP URLconf, so not for {% url %}.
+        "socket_url": reverse("conversation-socket", urlconf="chat.routing", args=[ANY_ID]),
         **sidebar_context(owner, str(conversation.pk) if conversation else ""),
     }
     return render(request, "chat/chat.html", context)

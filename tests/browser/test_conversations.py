@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, Route, expect
 
 from chat.models import Conversation
 from tests.browser.chat_page import CONVERSATION_URL, ChatPage
@@ -341,3 +342,46 @@ async def test_screenshots_of_the_chat_page_in_light_and_dark(
     for scheme in ("light", "dark"):
         await page.emulate_media(color_scheme=scheme)
         await save_screenshot(page, f"screenshot-{scheme}.png")
+
+
+# Installed before sending: the moment an answer is first shown finished, note whether the
+# question above it already has the actions a reload would show (Copy, Edit).
+QUESTION_AT_FINISH = """
+() => {
+  window.__questionAtFinish = null
+  const messages = document.getElementById('messages')
+  new MutationObserver(() => {
+    const answer = messages.querySelector('.message--assistant[data-status=complete]')
+    if (!answer || window.__questionAtFinish !== null) return
+    const question = answer.previousElementSibling
+    window.__questionAtFinish = question.querySelector('.message__actions').innerText
+  }).observe(messages, { childList: true, subtree: true, attributes: true })
+}
+"""
+
+
+async def test_the_question_has_its_actions_when_its_answer_shows_finished(
+    page: Page, server: LiveServer, make_model: MakeModel
+) -> None:
+    await make_model(Scenario(tokens=["Quick ", "answer."]))
+    # No feed: this tab's own stream carries the answer, and its question is the tab's own
+    # copy until the server's replaces it. The server's messages come late.
+    await page.route("**/events/", lambda route: route.abort("connectionrefused"))
+    await page.route_web_socket("**/ws/conversations/**", lambda socket: socket.close())
+
+    async def late(route: Route) -> None:
+        await asyncio.sleep(0.5)
+        await route.continue_()
+
+    await page.route(re.compile(r"/m/[0-9a-f-]{36}/$"), late)
+    chat = ChatPage(page, server.url)
+    await chat.open()
+    await page.evaluate(QUESTION_AT_FINISH)
+    await chat.send("Am I editable?")
+    await chat.wait_finished()
+
+    # Never a finished answer under a question that cannot be edited yet.
+    assert await page.evaluate("window.__questionAtFinish") == "Copy\nEdit"
+    before = await page.locator("#messages").inner_text()
+    await page.reload()
+    await expect(page.locator("#messages")).to_have_text(before, use_inner_text=True)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
 from playwright.async_api import Page, Route, expect
 
+from chat.models import Message
 from tests.browser.chat_page import ChatPage
 from tests.browser.proxy import CuttableProxy
 from tests.conftest import MakeModel
@@ -61,10 +63,61 @@ async def test_a_network_drop_mid_answer_is_announced_and_the_answer_resumes(
     status = page.locator("#connection-status")
     await expect(status).to_have_text("Connection lost. Reconnecting…")
     proxy.restore()
+    # Said once the stream is back, then the notice goes away.
+    await expect(status).to_have_text("Reconnected")
     await expect(status).to_be_hidden()
     await chat.wait_finished()
     # It picked up where it left off: every word once, none missing, none doubled.
     await expect(chat.answer_body).to_have_text(FULL_TEXT)
+
+
+async def test_stop_pressed_while_the_network_is_cut_lands_when_it_is_back(
+    page: Page, proxy: CuttableProxy, make_model: MakeModel, upstream: FakeUpstream
+) -> None:
+    parts = [f"part{i} " for i in range(80)]
+    model = await make_model(Scenario(tokens=parts, token_delay=0.15))
+    chat = ChatPage(page, proxy.url)
+    await chat.open()
+    await chat.send("Talk for a long time")
+    await expect(chat.answer_body).to_contain_text("part2")
+
+    proxy.cut()
+    await expect(page.locator("#connection-status")).to_have_text("Connection lost. Reconnecting…")
+    # The click cannot reach the server now; the page keeps it and says so.
+    async with page.expect_event("requestfailed", lambda r: r.url.endswith("/stop")):
+        await chat.stop_button.click()
+    await expect(chat.stop_button).to_have_text("Stopping…", use_inner_text=True)
+    await expect(chat.stop_button).to_be_disabled()
+    await expect(chat.input).to_be_focused()
+
+    proxy.restore()
+    await chat.wait_finished("stopped")
+    await expect(chat.answer.locator(".message__notice")).to_have_text("Stopped")
+    await expect(page.locator("#announcer")).to_have_text("Answer stopped.")
+    await expect(chat.send_button).to_be_visible()
+    recorded = await upstream.await_closed(model.scenario_id)
+    assert recorded.client_closed_early
+    assert recorded.tokens_sent < len(parts)
+    saved = await Message.objects.aget(pk=await chat.answer.get_attribute("data-message-id"))
+    assert saved.status == "stopped"
+
+
+async def test_the_browser_going_offline_and_online_is_announced_at_once(
+    page: Page, server: LiveServer, make_model: MakeModel
+) -> None:
+    await make_model(Scenario(tokens=["Still ", "here."]))
+    chat = ChatPage(page, server.url)
+    await chat.open()
+    await chat.send("Hello")
+    await chat.wait_finished()
+    status = page.locator("#connection-status")
+
+    # No stream has to fail first: the browser's own events drive the notice.
+    await page.context.set_offline(True)
+    await expect(status).to_have_text(re.compile("^You're offline"), timeout=1000)
+    await page.context.set_offline(False)
+    await expect(status).to_have_text("Reconnected", timeout=2000)
+    await expect(status).to_be_hidden()
 
 
 async def test_the_answer_still_arrives_when_streaming_cannot_be_established(

@@ -107,6 +107,8 @@ async def test_stop_halts_the_stream_and_the_partial_text_stays_marked_stopped(
     await expect(chat.answer_body).to_contain_text("part2")
     await expect(chat.send_button).to_be_hidden()
     await chat.stop_button.click()
+    # The box has the focus back, ready for the next question.
+    await expect(chat.input).to_be_focused()
 
     await expect(chat.answer.locator(".message__notice")).to_have_text("Stopped")
     await chat.wait_finished("stopped")
@@ -221,3 +223,63 @@ async def test_auto_scroll_follows_the_answer_until_the_reader_scrolls_up(
     await page.locator("#jump-to-latest").click()
     await chat.wait_finished()
     assert await messages.evaluate(distance_to_bottom) < 48
+
+
+async def test_escape_in_the_message_box_stops_the_answer_as_the_stop_button_says(
+    page: Page, server: LiveServer, make_model: MakeModel
+) -> None:
+    await make_model(Scenario(tokens=WORDS, token_delay=0.15))
+    chat = ChatPage(page, server.url)
+    await chat.open()
+    await chat.send("Go on")
+    await expect(chat.answer_body).to_contain_text("word2")
+    # The shortcut is on the button, for eyes and for assistive technology.
+    await expect(chat.stop_button).to_have_text("Stop Esc", use_inner_text=True)
+    await expect(chat.stop_button).to_have_attribute("aria-keyshortcuts", "Escape")
+    await expect(chat.stop_button).to_have_accessible_name("Stop")
+
+    await expect(chat.input).to_be_focused()
+    await page.keyboard.press("Escape")
+    await chat.wait_finished("stopped")
+    assert "word23" not in await chat.answer_body.inner_text()
+    await expect(chat.input).to_be_focused()
+
+
+# The streaming cursor's box and the end of the answer's last line of text, measured in one
+# go (a later paint could move both).
+CURSOR_AND_TEXT_END = """
+(answer) => {
+  const cursor = answer.querySelector('.stream-cursor').getBoundingClientRect()
+  const body = answer.querySelector('.message__body')
+  const walker = document.createTreeWalker(body, NodeFilter.SHOW_TEXT)
+  let last = null
+  while (walker.nextNode()) if (walker.currentNode.data.trim()) last = walker.currentNode
+  const range = document.createRange()
+  range.setStart(last, last.data.trimEnd().length)
+  const end = [...range.getClientRects()].pop()
+  return {cursor: [cursor.left, cursor.top, cursor.height], end: [end.right, end.top, end.height],
+          animation: getComputedStyle(answer.querySelector('.stream-cursor')).animationName}
+}
+"""
+
+
+async def test_a_blinking_cursor_marks_the_end_of_a_streaming_answer(
+    page: Page, server: LiveServer, make_model: MakeModel
+) -> None:
+    text = "A first paragraph.\n\n- an item\n- another item\n\nAnd the last words " * 2
+    await make_model(Scenario(tokens=tokens_of(text), token_delay=0.08))
+    chat = ChatPage(page, server.url)
+    await chat.open()
+    await chat.send("Type slowly")
+    cursor = chat.answer.locator(".stream-cursor")
+    for words in ("first paragraph", "another item", "last words"):
+        await expect(chat.answer_body).to_contain_text(words)
+        await expect(cursor).to_be_visible()
+        seen = await chat.answer.evaluate(CURSOR_AND_TEXT_END)
+        (left, top, height), (right, line_top, line_height) = seen["cursor"], seen["end"]
+        # Right after the last character, on its line.
+        assert 0 <= left - right < 8, seen
+        assert abs(top - line_top) < 2 and abs(height - line_height) < 2, seen
+        assert seen["animation"] == "stream-cursor"
+    await chat.wait_finished()
+    await expect(cursor).to_have_count(0)
