@@ -114,9 +114,9 @@ async def test_the_browser_going_offline_and_online_is_announced_at_once(
 
     # No stream has to fail first: the browser's own events drive the notice.
     await page.context.set_offline(True)
-    await expect(status).to_have_text(re.compile("^You're offline"), timeout=1000)
+    await expect(status).to_have_text(re.compile("^You're offline"))
     await page.context.set_offline(False)
-    await expect(status).to_have_text("Reconnected", timeout=2000)
+    await expect(status).to_have_text("Reconnected")
     await expect(status).to_be_hidden()
 
 
