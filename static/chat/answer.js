@@ -97,6 +97,7 @@ export class Answer {
 export class Answers {
   #byId = new Map()
 
+  // The answer, made on first mention.
   get(id) {
     let answer = this.#byId.get(id)
     if (!answer) {
@@ -104,6 +105,11 @@ export class Answers {
       this.#byId.set(id, answer)
     }
     return answer
+  }
+
+  // Whether Stop was pressed for this answer and it has not ended yet.
+  isStopping(id) {
+    return Boolean(this.#byId.get(id)?.stopping)
   }
 
   unfinished() {

@@ -22,7 +22,7 @@ export class Composer {
     const streaming = this.messages.querySelector('.message.is-streaming')
     const running = [...this.messages.querySelectorAll('.message.is-streaming[data-message-id]')]
     const stopping = running.length > 0 &&
-      running.every((element) => this.answers.get(element.dataset.messageId).stopping)
+      running.every((element) => this.answers.isStopping(element.dataset.messageId))
     this.sendButton.hidden = Boolean(streaming)
     this.stopButton.hidden = !streaming
     this.stopButton.disabled = !streaming?.dataset.messageId || stopping

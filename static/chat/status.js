@@ -27,14 +27,16 @@ export class ConnectionNotice {
     if (navigator.onLine === false) this.#show('offline')
   }
 
-  // A feed's connection dropped; it is trying again.
+  // A feed's connection dropped; it is trying again. (While the browser is offline, the
+  // offline notice says more, and stays until the browser is online.)
   lost() {
-    if (this.#state !== 'offline' || navigator.onLine) this.#show('lost')
+    if (navigator.onLine) this.#show('lost')
   }
 
-  // A feed is connected: after a drop, say so for a moment.
+  // A feed is connected: after a drop, say so for a moment. A connection that was under
+  // way when the browser went offline may still open: that is not "Reconnected".
   connected() {
-    if (this.#state === 'ok' || this.#state === 'reconnected') return
+    if (!navigator.onLine || this.#state === 'ok' || this.#state === 'reconnected') return
     this.#show('reconnected')
     this.#timer = setTimeout(() => this.#show('ok'), RECONNECTED_MS)
   }

@@ -7,6 +7,8 @@ from typing import Any
 
 from playwright.async_api import Locator, Page, expect
 
+from chat.models import Message
+from tests.fake_upstream import FakeUpstream, Scenario
 from tests.fake_upstream.scenarios import split_words_keeping_spaces
 
 # Installed in the page before an answer streams: after every DOM change under #messages,
@@ -35,6 +37,14 @@ RECORDER = """
 """
 
 CONVERSATION_URL = re.compile(r"/c/[0-9a-f-]{36}/$")
+
+
+# Long enough to be stopped part way: 12 s of words.
+LONG_ANSWER_WORDS = [f"part{i} " for i in range(80)]
+
+
+def long_answer() -> Scenario:
+    return Scenario(tokens=LONG_ANSWER_WORDS, token_delay=0.15)
 
 
 def tokens_of(text: str) -> list[str]:
@@ -92,3 +102,19 @@ class ChatPage:
     async def conversation_id(self) -> str:
         await expect(self.page).to_have_url(CONVERSATION_URL)
         return self.page.url.rstrip("/").rsplit("/", 1)[-1]
+
+
+async def expect_stopped_for_real(chat: ChatPage, upstream: FakeUpstream, scenario_id: str) -> str:
+    """The long answer ended `stopped`, says so, and was saved so: the model's request was
+    cancelled on the server, not merely ignored by the page. Returns the text shown."""
+    await chat.wait_finished("stopped")
+    await expect(chat.answer.locator(".message__notice")).to_have_text("Stopped")
+    recorded = await upstream.await_closed(scenario_id)
+    assert recorded.client_closed_early
+    assert recorded.tokens_sent < len(LONG_ANSWER_WORDS)
+    shown = await chat.answer_body.inner_text()
+    assert LONG_ANSWER_WORDS[-1].strip() not in shown
+    saved = await Message.objects.aget(pk=await chat.answer.get_attribute("data-message-id"))
+    assert saved.status == "stopped"
+    assert saved.content.strip() == shown.strip()
+    return shown

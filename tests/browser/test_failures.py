@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 
 import pytest
 from playwright.async_api import Page, Route, expect
 
-from chat.models import Message
-from tests.browser.chat_page import ChatPage
+from tests.browser.chat_page import ChatPage, expect_stopped_for_real, long_answer
 from tests.browser.proxy import CuttableProxy
 from tests.conftest import MakeModel
 from tests.fake_upstream import FakeUpstream, Scenario
@@ -74,8 +74,7 @@ async def test_a_network_drop_mid_answer_is_announced_and_the_answer_resumes(
 async def test_stop_pressed_while_the_network_is_cut_lands_when_it_is_back(
     page: Page, proxy: CuttableProxy, make_model: MakeModel, upstream: FakeUpstream
 ) -> None:
-    parts = [f"part{i} " for i in range(80)]
-    model = await make_model(Scenario(tokens=parts, token_delay=0.15))
+    model = await make_model(long_answer())
     chat = ChatPage(page, proxy.url)
     await chat.open()
     await chat.send("Talk for a long time")
@@ -91,15 +90,9 @@ async def test_stop_pressed_while_the_network_is_cut_lands_when_it_is_back(
     await expect(chat.input).to_be_focused()
 
     proxy.restore()
-    await chat.wait_finished("stopped")
-    await expect(chat.answer.locator(".message__notice")).to_have_text("Stopped")
+    await expect_stopped_for_real(chat, upstream, model.scenario_id)
     await expect(page.locator("#announcer")).to_have_text("Answer stopped.")
     await expect(chat.send_button).to_be_visible()
-    recorded = await upstream.await_closed(model.scenario_id)
-    assert recorded.client_closed_early
-    assert recorded.tokens_sent < len(parts)
-    saved = await Message.objects.aget(pk=await chat.answer.get_attribute("data-message-id"))
-    assert saved.status == "stopped"
 
 
 async def test_the_browser_going_offline_and_online_is_announced_at_once(
@@ -168,3 +161,45 @@ async def test_the_sending_tabs_own_stream_shows_the_answer_when_no_feed_connect
     await expect(chat.answer.locator(".md-plain")).to_contain_text("w3")
     await chat.wait_finished()
     await expect(chat.answer_body.locator("strong")).to_have_text("done")
+
+
+# Notes, in the page, when the conversation's feed has opened.
+NOTE_FEED_OPENED = """
+const Original = window.EventSource
+window.EventSource = class extends Original {
+  constructor(...args) {
+    super(...args)
+    this.addEventListener('open', () => { window.__feedOpened = true })
+  }
+}
+"""
+
+
+async def test_a_feed_that_opens_while_the_browser_is_offline_does_not_say_reconnected(
+    page: Page, server: LiveServer, make_model: MakeModel
+) -> None:
+    await make_model(Scenario(tokens=["Still ", "here."]))
+    chat = ChatPage(page, server.url)
+    await chat.open()
+    await chat.send("Hello")
+    await chat.wait_finished()
+    # The feed's connection is under way when the browser goes offline, and opens after.
+    requested = asyncio.Event()
+    release = asyncio.Event()
+
+    async def hold(route: Route) -> None:
+        requested.set()
+        await release.wait()
+        await route.fulfill(status=200, content_type="text/event-stream", body="retry: 60000\n\n")
+
+    await page.route("**/events/", hold)
+    await page.add_init_script(NOTE_FEED_OPENED)
+    await page.reload()
+    await asyncio.wait_for(requested.wait(), 10)
+    await page.context.set_offline(True)
+    status = page.locator("#connection-status")
+    await expect(status).to_have_text(re.compile("^You're offline"))
+    release.set()
+    await page.wait_for_function("window.__feedOpened === true")
+
+    await expect(status).to_have_text(re.compile("^You're offline"))
