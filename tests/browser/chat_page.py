@@ -104,6 +104,13 @@ class ChatPage:
         return self.page.url.rstrip("/").rsplit("/", 1)[-1]
 
 
+async def ask_for_the_long_answer(chat: ChatPage) -> None:
+    """Opens the chat and asks; returns once a few words of `long_answer()` are shown."""
+    await chat.open()
+    await chat.send("Talk for a long time")
+    await expect(chat.answer_body).to_contain_text("part2")
+
+
 async def expect_stopped_for_real(chat: ChatPage, upstream: FakeUpstream, scenario_id: str) -> str:
     """The long answer ended `stopped`, says so, and was saved so: the model's request was
     cancelled on the server, not merely ignored by the page. Returns the text shown."""

@@ -9,7 +9,12 @@ from collections.abc import Iterator
 import pytest
 from playwright.async_api import Page, Route, expect
 
-from tests.browser.chat_page import ChatPage, expect_stopped_for_real, long_answer
+from tests.browser.chat_page import (
+    ChatPage,
+    ask_for_the_long_answer,
+    expect_stopped_for_real,
+    long_answer,
+)
 from tests.browser.proxy import CuttableProxy
 from tests.conftest import MakeModel
 from tests.fake_upstream import FakeUpstream, Scenario
@@ -76,9 +81,7 @@ async def test_stop_pressed_while_the_network_is_cut_lands_when_it_is_back(
 ) -> None:
     model = await make_model(long_answer())
     chat = ChatPage(page, proxy.url)
-    await chat.open()
-    await chat.send("Talk for a long time")
-    await expect(chat.answer_body).to_contain_text("part2")
+    await ask_for_the_long_answer(chat)
 
     proxy.cut()
     await expect(page.locator("#connection-status")).to_have_text("Connection lost. Reconnecting…")
@@ -95,14 +98,19 @@ async def test_stop_pressed_while_the_network_is_cut_lands_when_it_is_back(
     await expect(chat.send_button).to_be_visible()
 
 
-async def test_the_browser_going_offline_and_online_is_announced_at_once(
-    page: Page, server: LiveServer, make_model: MakeModel
-) -> None:
+async def a_finished_chat(page: Page, server: LiveServer, make_model: MakeModel) -> None:
+    """Opens a conversation with one finished answer: its feed is open."""
     await make_model(Scenario(tokens=["Still ", "here."]))
     chat = ChatPage(page, server.url)
     await chat.open()
     await chat.send("Hello")
     await chat.wait_finished()
+
+
+async def test_the_browser_going_offline_and_online_is_announced_at_once(
+    page: Page, server: LiveServer, make_model: MakeModel
+) -> None:
+    await a_finished_chat(page, server, make_model)
     status = page.locator("#connection-status")
 
     # No stream has to fail first: the browser's own events drive the notice.
@@ -178,11 +186,7 @@ window.EventSource = class extends Original {
 async def test_a_feed_that_opens_while_the_browser_is_offline_does_not_say_reconnected(
     page: Page, server: LiveServer, make_model: MakeModel
 ) -> None:
-    await make_model(Scenario(tokens=["Still ", "here."]))
-    chat = ChatPage(page, server.url)
-    await chat.open()
-    await chat.send("Hello")
-    await chat.wait_finished()
+    await a_finished_chat(page, server, make_model)
     # The feed's connection is under way when the browser goes offline, and opens after.
     requested = asyncio.Event()
     release = asyncio.Event()

@@ -6,7 +6,13 @@ import itertools
 
 from playwright.async_api import Page, expect
 
-from tests.browser.chat_page import ChatPage, expect_stopped_for_real, long_answer, tokens_of
+from tests.browser.chat_page import (
+    ChatPage,
+    ask_for_the_long_answer,
+    expect_stopped_for_real,
+    long_answer,
+    tokens_of,
+)
 from tests.conftest import MakeModel
 from tests.fake_upstream import FakeUpstream, Scenario
 from tests.live_server import LiveServer
@@ -100,9 +106,7 @@ async def test_stop_halts_the_stream_and_the_partial_text_stays_marked_stopped(
 ) -> None:
     model = await make_model(long_answer())
     chat = ChatPage(page, server.url)
-    await chat.open()
-    await chat.send("Talk for a long time")
-    await expect(chat.answer_body).to_contain_text("part2")
+    await ask_for_the_long_answer(chat)
     await expect(chat.send_button).to_be_hidden()
     await chat.stop_button.click()
     # The box has the focus back, ready for the next question.
