@@ -18,6 +18,21 @@ class ErrorCode(StrEnum):
     INTERNAL = "INTERNAL"
 
 
+# The HTTP status of each code, for the transports that answer HTTP.
+STATUS_BY_CODE: dict[ErrorCode, int] = {
+    ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.AUTH: 401,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.TOO_LARGE: 400,
+    ErrorCode.RATE_LIMIT: 429,
+    ErrorCode.UPSTREAM_ERROR: 502,
+    ErrorCode.UPSTREAM_CLOSED: 502,
+    ErrorCode.UPSTREAM_TIMEOUT: 504,
+    ErrorCode.STOPPED: 409,
+    ErrorCode.INTERNAL: 500,
+}
+
+
 class ChatError(Exception):
     """An error with a code from the shared vocabulary and a message fit for a user."""
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import weakref
-
 from django.conf import settings
 from redis.asyncio import Redis
 
-_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Redis] = weakref.WeakKeyDictionary()
+from chat.loopbound import LoopBound
+
+
+def _new_client() -> Redis:
+    return Redis.from_url(settings.REDIS_URL, max_connections=settings.REDIS_MAX_CONNECTIONS)
+
+
+_clients: LoopBound[Redis] = LoopBound(_new_client)
 
 
 def redis_enabled() -> bool:
@@ -16,20 +20,15 @@ def redis_enabled() -> bool:
 
 
 def redis_client() -> Redis:
-    loop = asyncio.get_running_loop()
-    client = _clients.get(loop)
-    if client is None:
-        client = Redis.from_url(settings.REDIS_URL, max_connections=settings.REDIS_MAX_CONNECTIONS)
-        _clients[loop] = client
-    return client
+    return _clients.get()
 
 
 async def close_redis_client() -> None:
-    client = _clients.pop(asyncio.get_running_loop(), None)
+    client = _clients.pop()
     if client is not None:
         await client.aclose()
 
 
-def key(*parts: str) -> str:
+def redis_key(*parts: str) -> str:
     """A Redis key under this deployment's prefix."""
     return ":".join((settings.CHAT_REDIS_PREFIX, *parts))

@@ -3,10 +3,10 @@
 - `StreamingHandler`: no per-request thread for paths whose responses stream. Django runs
   each request in an asgiref ThreadSensitiveContext, which gives it an OS thread of its
   own until the response ends: 160 KB of RSS per open stream, a thread start per
-  request. These views keep their database work on the thread pool instead
-  (`chat.db.db_call`), and their few thread-sensitive calls (Django's signal receivers,
-  session reads) share the process's one thread. Pages and admin keep Django's per-request
-  thread, so a slow admin page never holds up a stream.
+  request. These views keep their database work (session reads included) on the thread
+  pool instead (`chat.db.in_thread_pool`), and their few thread-sensitive calls (Django's
+  signal receivers, the signed-in user's lookup) share the process's one thread. Pages
+  and admin keep Django's per-request thread, so a slow admin page never holds up a stream.
 - `BearerApiHandler`: an API call with an API key needs no session, user, CSRF or
   messages middleware, and every sync middleware hook is a round trip to a thread. It gets
   the views with no middleware (the host is still checked, in `api_endpoint`).

@@ -11,22 +11,9 @@ from django.core.exceptions import DisallowedHost, RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from chat.errors import ChatError, ErrorCode
+from chat.errors import STATUS_BY_CODE, ChatError, ErrorCode
 
 logger = logging.getLogger(__name__)
-
-STATUS_BY_CODE: dict[ErrorCode, int] = {
-    ErrorCode.BAD_REQUEST: 400,
-    ErrorCode.AUTH: 401,
-    ErrorCode.NOT_FOUND: 404,
-    ErrorCode.TOO_LARGE: 400,
-    ErrorCode.RATE_LIMIT: 429,
-    ErrorCode.UPSTREAM_ERROR: 502,
-    ErrorCode.UPSTREAM_CLOSED: 502,
-    ErrorCode.UPSTREAM_TIMEOUT: 504,
-    ErrorCode.STOPPED: 409,
-    ErrorCode.INTERNAL: 500,
-}
 
 
 class ApiError(ChatError):

@@ -68,6 +68,6 @@ def conversation_detail(owner: Owner, conversation_id: uuid.UUID) -> dict[str, A
 async def conversation(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
     owner = await request_owner(request)
     if request.method == "DELETE":
-        await stopping.delete_conversation(owner, conversation_id)
+        await stopping.delete_conversation_and_stop(owner, conversation_id)
         return HttpResponse(status=204)
     return JsonResponse(await conversation_detail(owner, conversation_id))

@@ -12,7 +12,6 @@ import contextvars
 import logging
 import os
 import socket
-import weakref
 from collections.abc import Callable
 
 from django.conf import settings
@@ -20,37 +19,36 @@ from django.utils import timezone
 
 from chat.db import in_thread_pool
 from chat.engine import control, recovery
+from chat.loopbound import LoopBound
 from chat.models import Worker
 from chat.redis import redis_enabled
 
 logger = logging.getLogger(__name__)
 
-_started: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[asyncio.Task[None]]] = (
-    weakref.WeakKeyDictionary()
-)
+# This loop's heartbeat and listener tasks (empty until started).
+_tasks: LoopBound[list[asyncio.Task[None]]] = LoopBound(list)
 
 
 def ensure_running(
     worker_id: str, stop_local: control.StopLocal, is_running_here: Callable[[str], bool]
 ) -> None:
-    loop = asyncio.get_running_loop()
-    if loop in _started or not settings.CHAT_BACKGROUND_TASKS:
+    tasks = _tasks.get()
+    if tasks or not settings.CHAT_BACKGROUND_TASKS:
         return
     # Fresh contexts: these tasks outlive the request that happened to start them.
-    tasks = [
+    tasks.append(
         asyncio.create_task(
             supervise(worker_id, is_running_here),
             name="worker-heartbeat",
             context=contextvars.Context(),
         )
-    ]
+    )
     if redis_enabled():
         tasks.append(
             asyncio.create_task(
                 control.listen(stop_local), name="control-listener", context=contextvars.Context()
             )
         )
-    _started[loop] = tasks
 
 
 @in_thread_pool

@@ -24,15 +24,16 @@ from chat.loopbound import LoopBound
 logger = logging.getLogger(__name__)
 
 
-class Checkpoints(LoopBound):
-    def _reset(self) -> None:
+class Checkpoints:
+    """The answers of one event loop that are due a checkpoint, and the task writing them."""
+
+    def __init__(self) -> None:
         self._due: dict[uuid.UUID, Callable[[], str]] = {}
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def mark(self, message_id: uuid.UUID, text: Callable[[], str]) -> None:
         """The answer's text changed; `text()` gives it whole when the batch is written."""
-        self._bind()
         if message_id in self._due:
             return
         self._due[message_id] = text
@@ -44,8 +45,7 @@ class Checkpoints(LoopBound):
 
     def forget(self, message_id: uuid.UUID) -> None:
         """The answer is being finalised: its final write supersedes any checkpoint."""
-        if self._loop is asyncio.get_running_loop():
-            self._due.pop(message_id, None)
+        self._due.pop(message_id, None)
 
     async def _run(self) -> None:
         while True:
@@ -61,4 +61,4 @@ class Checkpoints(LoopBound):
             await asyncio.sleep(settings.CHAT_FLUSH_INTERVAL_SECONDS)
 
 
-checkpoints = Checkpoints()
+checkpoints: LoopBound[Checkpoints] = LoopBound(Checkpoints)

@@ -11,8 +11,7 @@ import json
 import logging
 from collections.abc import Callable
 
-from chat.redis import key as redis_key
-from chat.redis import redis_client, redis_enabled
+from chat.redis import redis_client, redis_enabled, redis_key
 
 logger = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ class StopReason(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class RelayResult:
     status: Status
     finish_reason: str
     error: ChatError | None = None
@@ -88,7 +88,7 @@ class Generation:
         except asyncio.CancelledError:
             # Cancelled by someone other than stop(): the server is shutting down.
             await self._finalise(
-                Outcome(
+                RelayResult(
                     Status.INTERRUPTED,
                     "error",
                     ChatError(ErrorCode.INTERNAL, "The server stopped during the answer."),
@@ -97,10 +97,10 @@ class Generation:
             raise
         await self._finalise(outcome)
 
-    async def _relay(self) -> Outcome:
-        """Pump provider events into the log; every way this ends becomes an Outcome."""
+    async def _relay(self) -> RelayResult:
+        """Pump provider events into the log; every way this ends becomes a RelayResult."""
         if self._stop_reason is not None:
-            return Outcome(Status.STOPPED, self._stop_reason.value)
+            return RelayResult(Status.STOPPED, self._stop_reason.value)
         provider_stream = stream_function(self.turn.provider)
         self._relaying = True
         try:
@@ -117,13 +117,13 @@ class Generation:
                         self._finish_reason = event.reason
                     elif isinstance(event, ResponseMeta):
                         self._request_id = event.request_id
-            return Outcome(Status.COMPLETE, self._finish_reason or "stop")
+            return RelayResult(Status.COMPLETE, self._finish_reason or "stop")
         except asyncio.CancelledError:
             if self._stop_reason is None:
                 raise
             # Our own stop(): the cancel has done its work (the upstream response is closed).
             asyncio.current_task().uncancel()  # type: ignore[union-attr]
-            return Outcome(Status.STOPPED, self._stop_reason.value)
+            return RelayResult(Status.STOPPED, self._stop_reason.value)
         except ChatError as error:
             return self._failed(error)
         except TimeoutError:
@@ -137,10 +137,10 @@ class Generation:
         finally:
             self._relaying = False
 
-    def _failed(self, error: ChatError) -> Outcome:
+    def _failed(self, error: ChatError) -> RelayResult:
         # Text already shown to the user is kept: the answer was interrupted, not lost.
         status = Status.INTERRUPTED if self._parts else Status.ERROR
-        return Outcome(status, "error", error)
+        return RelayResult(status, "error", error)
 
     async def _on_text(self, text: str) -> None:
         now = time.monotonic()
@@ -149,14 +149,14 @@ class Generation:
         self._parts.append(text)
         await self._emit(event_builder.token(text))
         # Saved with the other answers' text at the next checkpoint, never per token.
-        checkpoints.mark(self.turn.assistant_message_id, self._text)
+        checkpoints.get().mark(self.turn.assistant_message_id, self._text)
 
     def _text(self) -> str:
         return "".join(self._parts)
 
-    async def _finalise(self, outcome: Outcome) -> None:
+    async def _finalise(self, outcome: RelayResult) -> None:
         self._finalising = True
-        checkpoints.forget(self.turn.assistant_message_id)
+        checkpoints.get().forget(self.turn.assistant_message_id)
         content = self._text()
         duration_ms = round((time.monotonic() - self._started) * 1000)
         error = outcome.error

@@ -8,8 +8,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from chat.redis import key as redis_key
-from chat.redis import redis_client, redis_enabled
+from chat.redis import redis_client, redis_enabled, redis_key
 
 logger = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ _announcements: set[asyncio.Task[None]] = set()
 
 def ensure_background() -> None:
     """Start this process's heartbeat, dead-worker sweep and stop listener (once)."""
-    background.ensure_running(WORKER_ID, stop_here, generation_alive)
+    background.ensure_running(WORKER_ID, stop_here, runs_here)
 
 
 async def launch(turn: Turn) -> Generation:
@@ -91,7 +91,7 @@ async def rerun_generation(
     return await launch(turn)
 
 
-def generation_alive(message_id: str) -> bool:
+def runs_here(message_id: str) -> bool:
     """Whether this process runs the answer."""
     return message_id in _running
 

@@ -49,7 +49,7 @@ async def stop_and_wait(owner: Owner, message_id: uuid.UUID) -> tuple[bool, Mess
     return message.status == Status.STOPPED, message
 
 
-async def delete_conversation(owner: Owner, conversation_id: uuid.UUID) -> None:
+async def delete_conversation_and_stop(owner: Owner, conversation_id: uuid.UUID) -> None:
     """Delete the owner's conversation; its answers still running are stopped everywhere."""
     for message_id in await conversations.adelete_conversation(owner, conversation_id):
         await stop(message_id)

@@ -72,7 +72,7 @@ async def _answer_events(
         if await progress(message_id, after) is Progress.SEEN_ALL:
             return
         events = await replay.saved_answer_events(
-            message_id, after, running_here=runtime.generation_alive(message_id)
+            message_id, after, running_here=runtime.runs_here(message_id)
         )
         if events is not None:
             yield events
@@ -83,10 +83,11 @@ async def _answer_events(
 
 
 FeedItem = TypeVar("FeedItem")
-AnswerFollower = Callable[[str, int], AsyncIterator[FeedItem]]
+# How a feed follows one answer: (message id, after) -> what the feed sends for it.
+FollowAnswer = Callable[[str, int], AsyncIterator[FeedItem]]
 
 
-def event_batches(heartbeat: float) -> AnswerFollower[tuple[str, list[Event]] | None]:
+def event_batches(heartbeat: float) -> FollowAnswer[tuple[str, list[Event]] | None]:
     """The plain way to follow one answer in a feed: (message id, batch), None when quiet."""
 
     async def follow_one(
@@ -103,7 +104,7 @@ async def conversation_feed(
     unfinished_answers: Callable[[], Awaitable[list[str]]],
     resume: tuple[str, int] | None,
     heartbeat: float,
-    follow: AnswerFollower[FeedItem],
+    follow: FollowAnswer[FeedItem],
     followed: set[str] | None = None,
 ) -> AsyncIterator[FeedItem | None]:
     """Every answer of a conversation as it is generated, until the subscriber leaves.

@@ -17,8 +17,7 @@ from chat.eventlog.base import EventLog
 from chat.eventlog.memory import MemoryEventLog
 from chat.events import Event
 from chat.loopbound import LoopBound
-from chat.redis import key as redis_key
-from chat.redis import redis_client
+from chat.redis import redis_client, redis_key
 
 logger = logging.getLogger(__name__)
 
@@ -43,14 +42,15 @@ def events_of(entries: list[tuple[bytes, dict[bytes, bytes]]]) -> list[Event]:
     ]
 
 
-class _Mirror(LoopBound):
-    """Copies events to Redis in pipelined batches, in order, off the relay's path."""
+class _Mirror:
+    """Copies events to Redis in pipelined batches, in order, off the relay's path.
+
+    One per event loop (its queue, wake-up and task belong to the loop).
+    """
 
     def __init__(self, ttl_seconds: float, max_life_seconds: float) -> None:
         self.ttl_seconds = ttl_seconds
         self.max_life_seconds = max_life_seconds
-
-    def _reset(self) -> None:
         # (key, event) to write; (key, None) to set the short TTL of a finished log; a
         # future to resolve once everything queued before it has been written.
         self._queue: deque[tuple[str, Event | None] | asyncio.Future[None]] = deque()
@@ -58,7 +58,6 @@ class _Mirror(LoopBound):
         self._task: asyncio.Task[None] | None = None
 
     def _enqueue(self, item: tuple[str, Event | None] | asyncio.Future[None]) -> None:
-        self._bind()
         self._queue.append(item)
         self._wakeup.set()
         if self._task is None or self._task.done():
@@ -70,7 +69,6 @@ class _Mirror(LoopBound):
 
     async def flush(self) -> None:
         """Wait until everything queued so far has reached Redis (or failed to)."""
-        self._bind()
         done = asyncio.get_running_loop().create_future()
         self._enqueue(done)
         await asyncio.shield(done)
@@ -116,7 +114,11 @@ class _Mirror(LoopBound):
 class RedisEventLog(EventLog):
     def __init__(self, ttl_seconds: float, max_finished: int, max_life_seconds: float) -> None:
         self.local = MemoryEventLog(ttl_seconds=ttl_seconds, max_finished=max_finished)
-        self.mirror = _Mirror(ttl_seconds, max_life_seconds)
+        self._mirrors = LoopBound(lambda: _Mirror(ttl_seconds, max_life_seconds))
+
+    @property
+    def mirror(self) -> _Mirror:
+        return self._mirrors.get()
 
     def __len__(self) -> int:
         """Logs held in this process's memory."""

@@ -23,18 +23,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
-from chat import conversations as store
+from chat import conversations
 from chat.db import in_thread_pool
-from chat.engine import subscribe
-from chat.engine.subscribe import Progress, answer_events, progress
-from chat.errors import ChatError, ErrorCode
+from chat.engine.subscribe import Progress, answer_events, conversation_feed, progress
+from chat.errors import STATUS_BY_CODE, ChatError
 from chat.events import Event, EventType
 from chat.models import Message
 from chat.ownership import http_owner
 from chat.rendering import StreamRenderer
-from chat.sse import PING, STREAM_OPEN, sse_response
+from chat.sse import PING, STREAM_OPEN, sse_event, sse_response
 from chat.validation import parse_feed_position
 from chat.web.display import render_message
 
@@ -47,12 +46,11 @@ TICK_SECONDS = 0.1
 # less often instead of costing O(n²)).
 TAIL_CHARS_PER_SECOND = 50_000
 
-STATUS_BY_CODE = {ErrorCode.AUTH: 401, ErrorCode.NOT_FOUND: 404}
 
-
-def encode(message_id: str, seq: int, event: str, data: dict[str, Any]) -> bytes:
+def page_event(message_id: str, seq: int, name: str, data: dict[str, Any]) -> bytes:
+    """An event of the page's feed: tagged with the answer and its seq, like the API's."""
     body = json.dumps({"message_id": message_id, "seq": seq, **data}, ensure_ascii=False)
-    return f"id: {message_id}:{seq}\nevent: {event}\ndata: {body}\n\n".encode()
+    return sse_event(f"{message_id}:{seq}", name, body)
 
 
 @in_thread_pool
@@ -61,7 +59,7 @@ def start_html(message_id: str) -> dict[str, str]:
     answer = Message.objects.filter(pk=message_id).first()
     if answer is None:
         return {}
-    question = store.question_before(answer)
+    question = conversations.question_before(answer)
     html = {"answer_html": render_message(answer)}
     if question is not None:
         html["user_message_id"] = str(question.pk)
@@ -75,7 +73,7 @@ def end_html(message_id: str) -> str:
     return render_message(answer) if answer is not None else ""
 
 
-class AnswerFollower:
+class AnswerUpdates:
     """Turns one answer's events into page updates, holding back tails that come too fast."""
 
     def __init__(self, message_id: str, after: int) -> None:
@@ -111,10 +109,10 @@ class AnswerFollower:
         self.reset = False
         self.changed = False
         self.tail_sent_at = time.monotonic()
-        return encode(self.message_id, self.seq, "update", data)
+        return page_event(self.message_id, self.seq, "update", data)
 
 
-async def follow_answer(message_id: str, after: int) -> AsyncIterator[bytes]:
+async def answer_updates(message_id: str, after: int) -> AsyncIterator[bytes]:
     """One answer as page updates, from after `after` until it ends; b"" while quiet."""
     replay_from = 0
     if after > 0:
@@ -123,7 +121,7 @@ async def follow_answer(message_id: str, after: int) -> AsyncIterator[bytes]:
             return
         # With its log gone, only the saved answer is left: the `end` says it all.
         replay_from = after if state is Progress.UNKNOWN else 0
-    follower = AnswerFollower(message_id, after)
+    follower = AnswerUpdates(message_id, after)
     async for batch in answer_events(message_id, replay_from, TICK_SECONDS):
         chunks: list[bytes] = []
         for event in batch:
@@ -131,16 +129,17 @@ async def follow_answer(message_id: str, after: int) -> AsyncIterator[bytes]:
                 # The text held back goes out first, so the stream alone is complete.
                 chunks.append(follower.update(now=True))
                 data = {"status": event.type, "html": await end_html(message_id)}
-                yield b"".join(chunks) + encode(message_id, event.seq, "end", data)
+                yield b"".join(chunks) + page_event(message_id, event.seq, "end", data)
                 return
             follower.take(event)
             if event.type == EventType.START and event.seq > after:
-                chunks.append(encode(message_id, event.seq, "start", await start_html(message_id)))
+                html = await start_html(message_id)
+                chunks.append(page_event(message_id, event.seq, "start", html))
         chunks.append(follower.update())
         yield b"".join(chunks)
 
 
-async def conversation_feed(
+async def page_feed(
     conversation_id: str,
     unfinished_answers: Callable[[], Awaitable[list[str]]],
     resume: tuple[str, int] | None,
@@ -149,9 +148,7 @@ async def conversation_feed(
     yield STREAM_OPEN + f"retry: {RECONNECT_MS}\n\n".encode()
     heartbeat = settings.CHAT_HEARTBEAT_SECONDS
     last_write = time.monotonic()
-    feed = subscribe.conversation_feed(
-        conversation_id, unfinished_answers, resume, heartbeat, follow_answer
-    )
+    feed = conversation_feed(conversation_id, unfinished_answers, resume, heartbeat, answer_updates)
     async for chunk in feed:
         if chunk:
             last_write = time.monotonic()
@@ -162,22 +159,18 @@ async def conversation_feed(
             yield PING
 
 
-owned_conversation = store.aowned_conversation
-unfinished_answer_ids = store.aunfinished_answer_ids
-
-
-async def conversation_events(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
+async def page_feed_events(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponseBase:
     if request.method != "GET":
         return HttpResponse(status=405, headers={"Allow": "GET"})
     try:
         owner = await http_owner(request)
-        await owned_conversation(owner, conversation_id)
+        await conversations.aowned_conversation(owner, conversation_id)
     except ChatError as error:
         # Not an event stream, so EventSource gives up instead of retrying.
         return HttpResponse(error.message, status=STATUS_BY_CODE.get(error.code, 400))
     resume = parse_feed_position(request.headers.get("Last-Event-ID", ""))
 
     async def unfinished() -> list[str]:
-        return await unfinished_answer_ids(owner, conversation_id)
+        return await conversations.aunfinished_answer_ids(owner, conversation_id)
 
-    return sse_response(conversation_feed(str(conversation_id), unfinished, resume))
+    return sse_response(page_feed(str(conversation_id), unfinished, resume))

@@ -112,7 +112,7 @@ async def delete(request: HttpRequest, conversation_id: uuid.UUID) -> HttpRespon
     if owner is None:
         raise Http404("Conversation not found.")
     try:
-        await stopping.delete_conversation(owner, conversation_id)
+        await stopping.delete_conversation_and_stop(owner, conversation_id)
     except ChatError as error:
         raise Http404(error.message) from error
     if not request.htmx or is_current_page(request, conversation_id):
