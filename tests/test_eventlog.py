@@ -9,6 +9,11 @@ import pytest
 from chat.eventlog import follow
 from chat.eventlog.memory import MemoryEventLog
 from chat.events import Event
+from tests.helpers import eventually
+
+# Far longer than any test here: an event that arrives in time was woken up for.
+FAR_HEARTBEAT = 60.0
+PROMPTLY = 1.0
 
 
 def token(seq: int, text: str) -> Event:
@@ -19,9 +24,14 @@ def done(seq: int) -> Event:
     return Event(seq, "done", {"done": True})
 
 
+async def parked(log: MemoryEventLog, key: str) -> bool:
+    """Whether a subscriber is waiting on the key's log (so an append must wake it)."""
+    return bool(log._logs[key].waiters)
+
+
 async def collect(log: MemoryEventLog, key: str, after: int) -> list[Event]:
     events: list[Event] = []
-    async for batch in follow(log, key, after, heartbeat=5.0):
+    async for batch in follow(log, key, after, heartbeat=FAR_HEARTBEAT):
         events.extend(batch)
     return events
 
@@ -41,14 +51,24 @@ async def test_subscriber_replays_after_any_sequence_number_then_ends_at_termina
 async def test_live_subscriber_receives_events_appended_after_it_subscribed() -> None:
     log = MemoryEventLog(ttl_seconds=60, max_finished=10)
     await log.append("g", token(1, "a"))
-    subscriber = asyncio.create_task(collect(log, "g", 0))
-    await asyncio.sleep(0)  # let it reach its wait
-    await log.append("g", token(2, "b"))
-    await log.append("g", done(3))
+    batches = follow(log, "g", 1, heartbeat=FAR_HEARTBEAT)
+    for event in (token(2, "b"), done(3)):
+        next_batch = asyncio.ensure_future(anext(batches))
+        await eventually(lambda: parked(log, "g"))
+        await log.append("g", event)
+        # Only a wake-up delivers in time: the subscriber's heartbeat is a minute away.
+        batch = await asyncio.wait_for(next_batch, PROMPTLY)
+        assert [(e.seq, e.json) for e in batch] == [(event.seq, event.json)]
     await log.close("g")
-    events = await asyncio.wait_for(subscriber, 5)
-    assert "".join(e.data.get("token", "") for e in events) == "ab"
-    assert events[-1].terminal
+
+
+async def test_closing_a_log_wakes_its_subscribers() -> None:
+    log = MemoryEventLog(ttl_seconds=60, max_finished=10)
+    await log.append("g", token(1, "a"))
+    waiting = asyncio.create_task(log.read("g", 1, wait=FAR_HEARTBEAT))
+    await eventually(lambda: parked(log, "g"))
+    await log.close("g")
+    assert await asyncio.wait_for(waiting, PROMPTLY) is None
 
 
 async def test_idle_log_yields_empty_batch_for_heartbeat() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 
@@ -15,6 +16,11 @@ from chat.eventlog.redis import RedisEventLog, stream_key
 from chat.events import Event
 from chat.redis import close_redis_client, redis_client
 from tests import services
+from tests.helpers import eventually
+
+# Far longer than any test here: an event that arrives in time was woken up for.
+FAR_HEARTBEAT = 60.0
+PROMPTLY = 1.0
 
 
 @pytest.fixture
@@ -65,7 +71,7 @@ async def test_another_worker_replays_and_follows_the_stream(redis_settings: Non
 
     async def read_all() -> list[Event]:
         seen: list[Event] = []
-        async for batch in follow(other_worker, key, 0, heartbeat=5):
+        async for batch in follow(other_worker, key, 0, heartbeat=FAR_HEARTBEAT):
             seen.extend(batch)
         return seen
 
@@ -73,10 +79,43 @@ async def test_another_worker_replays_and_follows_the_stream(redis_settings: Non
     for event in all_events[3:]:
         await writer.append(key, event)
     await writer.close(key)
-    seen = await asyncio.wait_for(reader, 10)
+    seen = await asyncio.wait_for(reader, 5)
     assert [(e.seq, e.json) for e in seen] == [(e.seq, e.json) for e in all_events]
     assert await other_worker.describe(key) == (6, True)
     assert await other_worker.read(key, 6, wait=0.1) is None
+
+
+async def blocked_in_xread() -> int:
+    """How many Redis clients wait in a blocking XREAD (a follower on another worker)."""
+    clients = await redis_client().client_list()
+    return sum(c.get("cmd") == "xread" and "b" in c.get("flags", "") for c in clients)
+
+
+async def test_a_follower_on_another_worker_is_woken_by_each_append(redis_settings: None) -> None:
+    writer, other_worker = new_log(), new_log()
+    key = uuid.uuid4().hex
+    first, *rest = events(3)
+    await writer.append(key, first)
+    await writer.mirror.flush()
+    batches = follow(other_worker, key, 1, heartbeat=FAR_HEARTBEAT)
+
+    async def follower_waits(before: int) -> None:
+        # Other processes share this Redis: if their clients hide ours, append anyway.
+        async def more() -> bool:
+            return await blocked_in_xread() > before
+
+        with contextlib.suppress(AssertionError):
+            await eventually(more, timeout=2)
+
+    for event in rest:
+        waiting_before = await blocked_in_xread()
+        next_batch = asyncio.ensure_future(anext(batches))
+        await follower_waits(waiting_before)
+        await writer.append(key, event)
+        # Only the mirror and XREAD's wake-up deliver in time: the heartbeat is a minute off.
+        batch = await asyncio.wait_for(next_batch, PROMPTLY)
+        assert [(e.seq, e.json) for e in batch] == [(event.seq, event.json)]
+    await writer.close(key)
 
 
 async def test_finished_stream_expires(redis_settings: None) -> None:
