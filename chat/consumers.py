@@ -7,9 +7,11 @@ them; this sends the same events (JSON text frames with message_id and seq).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
+from collections.abc import Coroutine
 from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -17,12 +19,14 @@ from django.conf import settings
 
 from chat import conversations
 from chat.engine import runtime, stopping
+from chat.engine.event_builder import stream_failure
 from chat.engine.subscribe import answer_events, conversation_feed, event_batches
 from chat.errors import ChatError, ErrorCode
+from chat.events import event_json
 from chat.owners import Owner
 from chat.ownership import aowner_for
 from chat.ratelimit import enforce_rate_limit
-from chat.validation import message_text, model_name, required_uuid
+from chat.validation import checked_seq, message_text, model_name, required_uuid
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +34,7 @@ NEW_CONVERSATION = "new"
 # Close codes in the 4000 range are the application's own (RFC 6455).
 CLOSE_UNAUTHORISED = 4401
 CLOSE_NOT_FOUND = 4404
+CLOSE_SERVER_ERROR = 1011
 
 
 class ConversationConsumer(AsyncWebsocketConsumer):
@@ -63,10 +68,21 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         for task in getattr(self, "tasks", ()):
             task.cancel()
 
-    def spawn(self, coroutine: Any) -> None:
-        task = asyncio.create_task(coroutine)
+    def spawn(self, forwarding: Coroutine[Any, Any, None], message_id: str | None = None) -> None:
+        task = asyncio.create_task(self.guarded(forwarding, message_id))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+
+    async def guarded(self, forwarding: Coroutine[Any, Any, None], message_id: str | None) -> None:
+        """Forward events; if that fails on our side, an `error` event and a clean close
+        (the answer goes on: a client that reconnects resumes it), never silence."""
+        try:
+            await forwarding
+        except Exception:
+            logger.exception("WebSocket forwarding failed (answer %s)", message_id)
+            with contextlib.suppress(Exception):
+                await self.send(text_data=event_json(*stream_failure(message_id)))
+                await self.close(code=CLOSE_SERVER_ERROR)
 
     async def send_feed(self, conversation_id: uuid.UUID) -> None:
         async def unfinished() -> list[str]:
@@ -134,7 +150,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         # answer can end before a new feed subscribes), or, on a new conversation, not at all.
         if generation.key not in self.followed:
             self.followed.add(generation.key)
-            self.spawn(self.send_answer(generation.key, 0))
+            self.spawn(self.send_answer(generation.key, 0), generation.key)
         if self.conversation_id is None:
             # The first message made the conversation: watch it for other tabs' answers.
             self.conversation_id = generation.turn.conversation_id
@@ -145,8 +161,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     async def on_resume(self, command: dict[str, Any]) -> None:
         message_id = required_uuid(command, "message_id")
-        after = command.get("after", 0)
-        if not isinstance(after, int) or isinstance(after, bool) or after < 0:
-            raise ChatError(ErrorCode.BAD_REQUEST, "after must be a whole number.")
-        await conversations.aowned_message(self.owner, message_id)
-        self.spawn(self.send_answer(str(message_id), after))
+        after = checked_seq(command.get("after", 0), "after")
+        # Only an answer of this socket's conversation: anything else is not found.
+        if self.conversation_id is None:
+            raise ChatError(ErrorCode.NOT_FOUND, "Answer not found.")
+        await conversations.aowned_answer(self.owner, message_id, self.conversation_id)
+        self.spawn(self.send_answer(str(message_id), after), str(message_id))

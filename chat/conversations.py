@@ -45,6 +45,19 @@ def question_before(message: Message) -> Message | None:
     )
 
 
+def owned_answer(
+    owner: Owner, message_id: uuid.UUID | str, conversation_id: uuid.UUID | None = None
+) -> Message:
+    """An answer (assistant message) of the owner's, and of that conversation if given."""
+    answers = owner.messages().filter(pk=message_id, role=Role.ASSISTANT)
+    if conversation_id is not None:
+        answers = answers.filter(conversation_id=conversation_id)
+    answer = answers.first()
+    if answer is None:
+        raise ChatError(ErrorCode.NOT_FOUND, "Answer not found.")
+    return answer
+
+
 def conversation_page(owner: Owner, limit: int, offset: int = 0) -> tuple[list[Conversation], bool]:
     """Newest activity first; also whether there are more after this page."""
     rows = list(
@@ -90,6 +103,7 @@ def unfinished_answer_ids(owner: Owner, conversation_id: uuid.UUID) -> list[str]
 # Async twins for views, feeds and consumers.
 aowned_conversation = in_thread_pool(owned_conversation)
 aowned_message = in_thread_pool(owned_message)
+aowned_answer = in_thread_pool(owned_answer)
 aconversation_page = in_thread_pool(conversation_page)
 adelete_conversation = in_thread_pool(delete_conversation)
 aunfinished_answer_ids = in_thread_pool(unfinished_answer_ids)

@@ -24,6 +24,11 @@ _quote_json_string = json.encoder.encode_basestring
 _TOKEN_KEYS = ("token", "done")
 
 
+def event_json(event_type: str, data: dict[str, Any]) -> str:
+    """An event's JSON: its data, led by `type`."""
+    return _encode_json({"type": event_type, **data})
+
+
 class Event:
     """One event of one generation. `seq` counts from 1 within the generation.
 
@@ -65,7 +70,7 @@ class Event:
                 text = _quote_json_string(self._token)
                 self._json = '{"type":"token","token":' + text + ',"done":false}'
             else:
-                self._json = _encode_json({"type": self.type, **self.data})
+                self._json = event_json(self.type, self.data)
         return self._json
 
     def tagged_json(self, message_id: str) -> str:

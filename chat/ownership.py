@@ -19,10 +19,12 @@ from django.contrib.sessions.backends.base import SessionBase
 from django.http import HttpRequest
 from django.utils import timezone
 
+from chat import conversations
 from chat.db import in_thread_pool
 from chat.errors import ChatError, ErrorCode
 from chat.models import ApiKey, Conversation, hash_api_key
 from chat.owners import Owner
+from chat.validation import FeedPosition, parse_feed_position
 
 ANONYMOUS_SESSION_KEY = "chat_anonymous_id"
 # last_used_at is a hint for admins, not an audit log: at most one write per key per window.
@@ -94,6 +96,25 @@ async def http_owner(request: HttpRequest, *, create_anonymous: bool = False) ->
             ErrorCode.AUTH, "Sign in, or send an API key as 'Authorization: Bearer <key>'."
         )
     return owner
+
+
+async def feed_position(
+    owner: Owner, conversation_id: uuid.UUID, last_event_id: str
+) -> FeedPosition | None:
+    """Where a conversation's feed resumes (its Last-Event-ID), checked before it starts.
+
+    A malformed id is BAD_REQUEST. One that names no answer of this conversation owned by
+    the caller (someone else's, deleted by a regenerate, made up) is no position at all:
+    the feed starts afresh, exactly as for an answer that does not exist.
+    """
+    position = parse_feed_position(last_event_id)
+    if position is None:
+        return None
+    try:
+        await conversations.aowned_answer(owner, position.message_id, conversation_id)
+    except ChatError:
+        return None
+    return position
 
 
 def adopt_anonymous_conversations(

@@ -6,16 +6,18 @@ from collections.abc import AsyncIterator
 
 from django.http import StreamingHttpResponse
 
-from chat.events import Event
+from chat.engine.event_builder import stream_failure
+from chat.events import Event, event_json
 
 # Daphne sends no headers before the first body byte: a comment gets them out at once.
 STREAM_OPEN = b": stream open\n\n"
 PING = b": ping\n\n"
 
 
-def sse_event(event_id: str | int, name: str, data_json: str) -> bytes:
-    """One event: `id:`, `event:`, one `data:` line of JSON, and the blank line."""
-    return f"id: {event_id}\nevent: {name}\ndata: {data_json}\n\n".encode()
+def sse_event(event_id: str | int | None, name: str, data_json: str) -> bytes:
+    """One event: `id:` (unless None), `event:`, one `data:` line of JSON, the blank line."""
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {name}\ndata: {data_json}\n\n".encode()
 
 
 def encode_event(event: Event) -> bytes:
@@ -26,6 +28,13 @@ def encode_event(event: Event) -> bytes:
 def encode_tagged_event(message_id: str, event: Event) -> bytes:
     """For feeds carrying several answers: the id names the answer and the event."""
     return sse_event(f"{message_id}:{event.seq}", event.type, event.tagged_json(message_id))
+
+
+def encode_stream_failure(message_id: str | None = None) -> bytes:
+    """The last event of a stream that failed on the server. It has no id, so a client
+    that reconnects resumes after the last event it really received."""
+    event_type, data = stream_failure(message_id)
+    return sse_event(None, event_type, event_json(event_type, data))
 
 
 class EventStreamResponse(StreamingHttpResponse):

@@ -7,7 +7,7 @@ how they arrived.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 
@@ -79,7 +79,45 @@ def model_name(payload: dict[str, Any]) -> str | None:
     return model.strip()
 
 
-def parse_feed_position(value: str) -> tuple[str, int] | None:
-    """'<message id>:<seq>' (a feed's Last-Event-ID) as (message id, seq)."""
+# An answer has thousands of events at most: nine digits are plenty, and the bound keeps
+# int() away from Python's limit on digits (a ValueError, not a clear 400).
+MAX_SEQ_DIGITS = 9
+
+
+def parse_seq(raw: str, name: str) -> int:
+    """A sequence number a client sent (ASCII digits only: str.isdigit() takes '²')."""
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= MAX_SEQ_DIGITS):
+        raise bad_request(f"{name} must be a whole number.")
+    return int(raw)
+
+
+def checked_seq(value: object, name: str) -> int:
+    """A sequence number from JSON: a whole number, not a bool, within bounds."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise bad_request(f"{name} must be a whole number.")
+    if value >= 10**MAX_SEQ_DIGITS:
+        raise bad_request(f"{name} is too large.")
+    return value
+
+
+class FeedPosition(NamedTuple):
+    """Where a conversation feed resumes: after event `seq` of answer `message_id`."""
+
+    message_id: str
+    seq: int
+
+
+def parse_feed_position(value: str) -> FeedPosition | None:
+    """A feed's Last-Event-ID, '<message id>:<seq>'; None without one.
+
+    Only the form is checked here: whether the answer is the caller's, in this
+    conversation, is chat.ownership.feed_position's question.
+    """
+    if not value:
+        return None
     message_id, _, seq = value.rpartition(":")
-    return (message_id, int(seq)) if message_id and seq.isdigit() else None
+    try:
+        canonical = str(uuid.UUID(message_id))
+    except ValueError as error:
+        raise bad_request("Last-Event-ID must be '<message id>:<seq>'.") from error
+    return FeedPosition(canonical, parse_seq(seq, "Last-Event-ID"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
@@ -21,9 +22,18 @@ from chat.engine.subscribe import (
     event_batches,
     progress,
 )
-from chat.errors import ChatError, ErrorCode
-from chat.sse import PING, STREAM_OPEN, encode_event, encode_tagged_event, sse_response
-from chat.validation import parse_feed_position
+from chat.ownership import feed_position
+from chat.sse import (
+    PING,
+    STREAM_OPEN,
+    encode_event,
+    encode_stream_failure,
+    encode_tagged_event,
+    sse_response,
+)
+from chat.validation import parse_seq
+
+logger = logging.getLogger(__name__)
 
 
 async def answer_stream(
@@ -33,6 +43,7 @@ async def answer_stream(
 
     If the client leaves first, the ASGI handler cancels this generator (or closes it at a
     yield): either way the `finally` sees an unfinished stream and calls `on_client_gone`.
+    A failure on our side ends the stream with an `error` event, and counts as leaving.
     """
     yield STREAM_OPEN
     finished = False
@@ -49,6 +60,11 @@ async def answer_stream(
                 else:
                     yield b"".join(map(encode_event, batch)) if batch else PING
         finished = True
+    except Exception:
+        # Never silence: a generator that raises leaves the response open forever (and
+        # daphne's application checker dies on it, for the whole process).
+        logger.exception("The event stream of answer %s failed", message_id)
+        yield encode_stream_failure(message_id)
     finally:
         if not finished and on_client_gone is not None:
             on_client_gone()
@@ -65,21 +81,24 @@ async def conversation_stream(
     feed = conversation_feed(
         conversation_id, unfinished_answers, resume, heartbeat, event_batches(heartbeat)
     )
-    async for item in feed:
-        if item is None:
-            yield PING
-        else:
-            message_id, batch = item
-            yield b"".join(encode_tagged_event(message_id, event) for event in batch)
+    try:
+        async for item in feed:
+            if item is None:
+                yield PING
+            else:
+                message_id, batch = item
+                yield b"".join(encode_tagged_event(message_id, event) for event in batch)
+    except Exception:
+        # As in answer_stream: an error event and a clean close, never silence.
+        logger.exception("The event stream of conversation %s failed", conversation_id)
+        yield encode_stream_failure()
 
 
 def resume_point(request: HttpRequest) -> int:
     """Where a subscriber resumes: the Last-Event-ID header (EventSource sets it when it
     reconnects), else ?after=N, else the beginning."""
     raw = request.headers.get("Last-Event-ID") or request.GET.get("after") or "0"
-    if not raw.isdigit():
-        raise ChatError(ErrorCode.BAD_REQUEST, "after / Last-Event-ID must be a whole number.")
-    return int(raw)
+    return parse_seq(raw, "after / Last-Event-ID")
 
 
 @api_endpoint("GET")
@@ -90,7 +109,7 @@ async def message_events(request: HttpRequest, message_id: uuid.UUID) -> HttpRes
     end not to reconnect.
     """
     owner = await request_owner(request)
-    await conversations.aowned_message(owner, message_id)
+    await conversations.aowned_answer(owner, message_id)
     key = str(message_id)
     after = resume_point(request)
     if after > 0:
@@ -105,7 +124,7 @@ async def conversation_events(request: HttpRequest, conversation_id: uuid.UUID) 
     """Every answer of a conversation as it streams, for as long as the client stays."""
     owner = await request_owner(request)
     await conversations.aowned_conversation(owner, conversation_id)
-    resume = parse_feed_position(request.headers.get("Last-Event-ID", ""))
+    resume = await feed_position(owner, conversation_id, request.headers.get("Last-Event-ID", ""))
 
     async def unfinished() -> list[str]:
         return await conversations.aunfinished_answer_ids(owner, conversation_id)

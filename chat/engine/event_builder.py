@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from chat.errors import ErrorCode
 from chat.events import Event, EventType
 from chat.models import Message
 
@@ -103,6 +104,18 @@ def _done(ending: Ending, *, conversation_id: str, message_id: str) -> Data:
         "conversation_id": conversation_id,
         "message_id": message_id,
     }
+
+
+STREAM_FAILED = "The server could not continue this stream; reconnect to resume."
+
+
+def stream_failure(message_id: str | None = None) -> Payload:
+    """The `error` that ends a stream whose server side failed (not the answer: it goes on,
+    and a client that reconnects resumes it)."""
+    data: Data = {"done": True, "error": STREAM_FAILED, "error_code": ErrorCode.INTERNAL.value}
+    if message_id is not None:
+        data["message_id"] = message_id
+    return EventType.ERROR, data
 
 
 def numbered(payloads: list[Payload], after: int) -> list[Event]:

@@ -22,9 +22,12 @@ def saved_answer_events(message_id: str, after: int, running_here: bool) -> list
 
     None while the answer is unfinished and still runs (here, or on a worker whose
     heartbeat is fresh: its log may not have reached Redis yet). An unfinished answer
-    whose generation is gone is finalised first.
+    whose generation is gone is finalised first; a deleted one has no events.
     """
-    answer = Message.objects.get(pk=message_id)
+    answer = Message.objects.filter(pk=message_id).first()
+    if answer is None:
+        # Deleted (with its conversation, or replaced by a regenerate): nothing to replay.
+        return []
     if answer.status in UNFINISHED_STATUSES:
         if running_here or recovery.worker_alive(answer.worker_id):
             return None

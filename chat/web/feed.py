@@ -17,6 +17,7 @@ without sending them, so later updates fit what the page already has.
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -31,11 +32,12 @@ from chat.engine.subscribe import Progress, answer_events, conversation_feed, pr
 from chat.errors import STATUS_BY_CODE, ChatError
 from chat.events import Event, EventType
 from chat.models import Message
-from chat.ownership import http_owner
+from chat.ownership import feed_position, http_owner
 from chat.rendering import StreamRenderer
-from chat.sse import PING, STREAM_OPEN, sse_event, sse_response
-from chat.validation import parse_feed_position
+from chat.sse import PING, STREAM_OPEN, encode_stream_failure, sse_event, sse_response
 from chat.web.display import render_message
+
+logger = logging.getLogger(__name__)
 
 # EventSource waits this long before reconnecting after a drop (its default is ~3 s).
 RECONNECT_MS = 1000
@@ -149,14 +151,20 @@ async def page_feed(
     heartbeat = settings.CHAT_HEARTBEAT_SECONDS
     last_write = time.monotonic()
     feed = conversation_feed(conversation_id, unfinished_answers, resume, heartbeat, answer_updates)
-    async for chunk in feed:
-        if chunk:
-            last_write = time.monotonic()
-            yield chunk
-        # None: no answer running for a heartbeat; b"": an answer's quiet tick.
-        elif chunk is None or time.monotonic() - last_write >= heartbeat:
-            last_write = time.monotonic()
-            yield PING
+    try:
+        async for chunk in feed:
+            if chunk:
+                last_write = time.monotonic()
+                yield chunk
+            # None: no answer running for a heartbeat; b"": an answer's quiet tick.
+            elif chunk is None or time.monotonic() - last_write >= heartbeat:
+                last_write = time.monotonic()
+                yield PING
+    except Exception:
+        # Never silence: an error event and a clean close; the page's EventSource
+        # reconnects and resumes after the last update it got.
+        logger.exception("The page feed of conversation %s failed", conversation_id)
+        yield encode_stream_failure()
 
 
 async def page_feed_events(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponseBase:
@@ -165,10 +173,13 @@ async def page_feed_events(request: HttpRequest, conversation_id: uuid.UUID) -> 
     try:
         owner = await http_owner(request)
         await conversations.aowned_conversation(owner, conversation_id)
+        last_event_id = request.headers.get("Last-Event-ID", "")
+        resume = await feed_position(owner, conversation_id, last_event_id)
     except ChatError as error:
         # Not an event stream, so EventSource gives up instead of retrying.
-        return HttpResponse(error.message, status=STATUS_BY_CODE.get(error.code, 400))
-    resume = parse_feed_position(request.headers.get("Last-Event-ID", ""))
+        return HttpResponse(
+            error.message, status=STATUS_BY_CODE.get(error.code, 400), content_type="text/plain"
+        )
 
     async def unfinished() -> list[str]:
         return await conversations.aunfinished_answer_ids(owner, conversation_id)
