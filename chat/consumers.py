@@ -116,9 +116,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         except ValueError:
             await self.command_error(ChatError(ErrorCode.BAD_REQUEST, "Send JSON objects."))
             return
-        handler = {"send": self.on_send, "stop": self.on_stop, "resume": self.on_resume}.get(
-            command.get("type")
-        )
+        handlers = {"send": self.on_send, "stop": self.on_stop, "resume": self.on_resume}
+        handler = handlers.get(str(command.get("type")))
         if handler is None:
             await self.command_error(
                 ChatError(ErrorCode.BAD_REQUEST, "type must be send, stop or resume.")

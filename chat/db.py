@@ -21,7 +21,7 @@ def sqlite_thread() -> ThreadPoolExecutor | None:
     Writers that collide wait in SQLite's busy handler, which sleeps 1, 2, 5 … 100 ms
     between tries while the CPU idles; a queue in front of one connection never sleeps.
     """
-    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    if str(settings.DATABASES["default"]["ENGINE"]).endswith("sqlite3"):
         return ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
     return None
 

@@ -6,6 +6,7 @@ import hashlib
 import os
 import secrets
 import uuid
+from collections.abc import Collection
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -105,7 +106,7 @@ class ModelConfig(models.Model):
         if errors:
             raise ValidationError(errors)
 
-    def validate_constraints(self, exclude: set[str] | None = None) -> None:
+    def validate_constraints(self, exclude: Collection[str] | None = None) -> None:
         # save() hands the default flag over from the old default, so marking a second model
         # default is not a conflict; skipping constraints on is_default skips only that one.
         super().validate_constraints(exclude={*(exclude or ()), "is_default"})

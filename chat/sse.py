@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from django.http import StreamingHttpResponse
 
@@ -45,8 +46,12 @@ class EventStreamResponse(StreamingHttpResponse):
     to resume for every chunk, for parts that are bytes already.
     """
 
+    def __init__(self, stream: AsyncIterator[bytes], **kwargs: Any) -> None:
+        super().__init__(stream, **kwargs)
+        self._stream = stream
+
     def __aiter__(self) -> AsyncIterator[bytes]:
-        return self._iterator  # type: ignore[no-any-return]
+        return self._stream
 
 
 def sse_response(stream: AsyncIterator[bytes]) -> StreamingHttpResponse:

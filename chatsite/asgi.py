@@ -24,7 +24,8 @@ if settings.DEBUG or os.environ.get("CHAT_SERVE_STATIC") == "1":
     # Static files straight from the app for `make run`; behind nginx, nginx serves them.
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
-    http_app = ASGIStaticFilesHandler(http_app)
+    # Any ASGI application will do; the stubs ask for Django's own handler.
+    http_app = ASGIStaticFilesHandler(http_app)  # type: ignore[arg-type]
 
 application = ProtocolTypeRouter(
     {

@@ -44,7 +44,9 @@ class BearerApiHandler(StreamingHandler):
         self._view_middleware: list[Any] = []
         self._template_response_middleware: list[Any] = []
         self._exception_middleware: list[Any] = []
-        self._middleware_chain = convert_exception_to_response(self._get_response_async)
+        self._middleware_chain = convert_exception_to_response(
+            self._get_response_async  # type: ignore[attr-defined]  # Django's, not in the stubs
+        )
 
 
 def is_bearer_api_call(scope: Scope) -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -106,9 +107,9 @@ TEMPLATES = [
 ]
 
 
-def database_from_url(url: str) -> dict[str, object]:
+def database_from_url(url: str) -> dict[str, Any]:
     """Parse DATABASE_URL and add the options each backend needs for concurrent streams."""
-    config: dict[str, object] = dict(dj_database_url.parse(url))
+    config: dict[str, Any] = dict(dj_database_url.parse(url))
     options = dict(config.get("OPTIONS") or {})
     if config["ENGINE"] == "django.db.backends.sqlite3":
         # WAL lets readers run beside the writer; IMMEDIATE takes the write lock when a

@@ -6,6 +6,7 @@ Both need only `chat.view_generationrecord`: numbers about answers, never their 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -95,7 +96,8 @@ class AnalyticsForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         today = timezone.now().date()
         end = data.get("end") or today
         start = data.get("start") or end - datetime.timedelta(days=DEFAULT_DAYS - 1)
@@ -261,7 +263,7 @@ class GenerationRecordAdmin(ReadOnlyAdmin):
     ordering = ["-created_at"]
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
-    fields = [
+    fields = (
         "created_at",
         "finished_at",
         "model_column",
@@ -279,7 +281,7 @@ class GenerationRecordAdmin(ReadOnlyAdmin):
         "client_connected",
         "reconnect_count",
         "worker_id",
-    ]
+    )
     readonly_fields = fields
     change_list_template = "admin/chat/generationrecord/change_list.html"
 
@@ -289,7 +291,7 @@ class GenerationRecordAdmin(ReadOnlyAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[GenerationRecord]:
         return super().get_queryset(request).filter(role=Role.ASSISTANT)
 
-    def get_list_display(self, request: HttpRequest) -> list[str]:
+    def get_list_display(self, request: HttpRequest) -> list[str | Callable[[Any], str | bool]]:
         columns = list(super().get_list_display(request))
         # The link leads to the text: only for those allowed to read transcripts.
         if request.user.has_perm("chat.view_conversation"):

@@ -18,11 +18,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
     autocomplete_fields = ["user"]
 
-    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> tuple[str, ...]:
         if obj is None:
             # The key itself is made here, not typed in.
-            return ["user", "name"]
-        return ["user", "name", "prefix", "is_active", "created_at", "last_used_at"]
+            return ("user", "name")
+        return ("user", "name", "prefix", "is_active", "created_at", "last_used_at")
 
     def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
         if obj is None:

@@ -100,7 +100,7 @@ def stacked_bars(title: str, labels: Sequence[str], series: Sequence[Series]) ->
     parts += _legend(series)
     for index, label in enumerate(labels):
         x = LEFT + slot * index + (slot - bar_width) / 2
-        base = TOP + plot_height
+        base: float = TOP + plot_height
         for number, item in enumerate(series):
             value = item.values[index]
             if value <= 0:

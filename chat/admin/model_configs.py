@@ -29,7 +29,8 @@ class ModelConfigForm(forms.ModelForm):
         widgets = {"mcp_servers": forms.CheckboxSelectMultiple}
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         is_default = data.get("is_default", False)
         was_default = bool(self.instance.pk) and (
             ModelConfig.objects.filter(pk=self.instance.pk, is_default=True).exists()
@@ -175,7 +176,7 @@ class ModelConfigVersionAdmin(ReadOnlyAdmin):
     list_display = ["model_config", "version", "changed_at", "changed_by", "what_changed"]
     list_filter = ["model_config"]
     list_select_related = ["model_config", "changed_by"]
-    fields = ["model_config", "version", "changed_at", "changed_by", "what_changed", "settings"]
+    fields = ("model_config", "version", "changed_at", "changed_by", "what_changed", "settings")
     readonly_fields = fields
 
     @admin.display(description="What changed")

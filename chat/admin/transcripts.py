@@ -14,7 +14,8 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
-from django.http import HttpRequest, HttpResponse
+from django.db.models.expressions import Combinable
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import reverse
 from django.utils.html import format_html_join
 from django.utils.safestring import SafeString, mark_safe
@@ -112,7 +113,7 @@ class ProblemFilter(admin.SimpleListFilter):
         return queryset
 
 
-def conversations_with(statuses: tuple[str, ...]) -> QuerySet[Message]:
+def conversations_with(statuses: tuple[str, ...]) -> QuerySet[Message, Any]:
     # Served by the (status, created_at) index: only the few problem messages are read.
     return Message.objects.filter(status__in=statuses).values("conversation_id")
 
@@ -188,7 +189,7 @@ class TranscriptEntry:
 
 def transcript(conversation: Conversation) -> list[TranscriptEntry]:
     messages = list(conversation.messages.order_by("position"))
-    versions = {
+    versions: dict[tuple[int | None, int | None], int] = {
         (config_id, version): pk
         for pk, config_id, version in ModelConfigVersion.objects.filter(
             model_config_id__in={m.model_config_id for m in messages if m.model_config_id}
@@ -244,7 +245,7 @@ class ConversationAdmin(admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER
     ordering = ["-updated_at"]
     actions = ["export_json", "export_csv"]
-    fields = ["title", "user", "model_column", "created_at", "updated_at"]
+    fields = ("title", "user", "model_column", "created_at", "updated_at")
     readonly_fields = fields
     change_form_template = "admin/chat/conversation/change_form.html"
 
@@ -262,7 +263,7 @@ class ConversationAdmin(admin.ModelAdmin):
             return queryset, False
         # Text search reads every message's text (no index helps a substring match): see
         # docs/analytics-performance.md for what that costs with a million messages.
-        matches = Q(title__icontains=term) | Exists(
+        matches: Q | Combinable = Q(title__icontains=term) | Exists(
             Message.objects.filter(conversation=OuterRef("pk"), content__icontains=term)
         )
         with contextlib.suppress(ValueError):  # not an id: search the text only
@@ -333,9 +334,13 @@ class ConversationAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, context)
 
     @admin.action(description="Export selected conversations as JSON", permissions=["view"])
-    def export_json(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> HttpResponse:
+    def export_json(
+        self, request: HttpRequest, queryset: QuerySet[Conversation]
+    ) -> HttpResponseBase:
         return json_response(queryset)
 
     @admin.action(description="Export selected conversations as CSV", permissions=["view"])
-    def export_csv(self, request: HttpRequest, queryset: QuerySet[Conversation]) -> HttpResponse:
+    def export_csv(
+        self, request: HttpRequest, queryset: QuerySet[Conversation]
+    ) -> HttpResponseBase:
         return csv_response(queryset)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from django.core.exceptions import DisallowedHost, RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from chat.errors import STATUS_BY_CODE, ChatError, ErrorCode
@@ -43,7 +43,7 @@ def error_response(error: ChatError, **extra: Any) -> JsonResponse:
     return response
 
 
-View = Callable[..., Awaitable[HttpResponse]]
+View = Callable[..., Coroutine[Any, Any, HttpResponseBase]]
 
 
 def api_endpoint(*methods: str) -> Callable[[View], View]:
@@ -52,7 +52,7 @@ def api_endpoint(*methods: str) -> Callable[[View], View]:
     def decorate(view: View) -> View:
         @csrf_exempt
         @functools.wraps(view)
-        async def endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        async def endpoint(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if request.method not in methods:
                 response = error_response(
                     ApiError(

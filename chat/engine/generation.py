@@ -122,7 +122,9 @@ class Generation:
             if self._stop_reason is None:
                 raise
             # Our own stop(): the cancel has done its work (the upstream response is closed).
-            asyncio.current_task().uncancel()  # type: ignore[union-attr]
+            task = asyncio.current_task()
+            assert task is not None  # we are inside the generation's task
+            task.uncancel()
             return RelayResult(Status.STOPPED, self._stop_reason.value)
         except ChatError as error:
             return self._failed(error)

@@ -62,6 +62,6 @@ class ConversationNotices:
                 while True:
                     notice = await self.layer.receive(self.channel)
                     if notice.get("type") == STARTED:
-                        return notice["message_id"]
+                        return str(notice["message_id"])
         except TimeoutError:
             return None

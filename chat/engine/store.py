@@ -236,7 +236,11 @@ def prepare_rerun(
 
 def checkpoint_sql() -> str:
     table = connection.ops.quote_name(Message._meta.db_table)
-    column = {f.name: connection.ops.quote_name(f.column) for f in Message._meta.concrete_fields}
+    column = {
+        f.name: connection.ops.quote_name(f.column)
+        for f in Message._meta.concrete_fields
+        if f.column is not None  # concrete fields have one; the stubs allow None
+    }
     return (
         f"UPDATE {table} SET {column['content']} = %s, {column['status']} = %s"
         f" WHERE {column['id']} = %s AND {column['status']} IN (%s, %s)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from enum import Enum
 from typing import TypeVar
@@ -38,7 +38,7 @@ async def progress(message_id: str, after: int) -> Progress:
 
 async def answer_events(
     message_id: str, after: int, heartbeat: float, *, client: bool = True
-) -> AsyncIterator[list[Event]]:
+) -> AsyncGenerator[list[Event], None]:
     """Batches of the answer's events after `after`, until its terminal event.
 
     Empty batches mark `heartbeat` seconds of silence. With no log, the saved answer is
@@ -61,7 +61,7 @@ async def answer_events(
 
 async def _answer_events(
     message_id: str, after: int, heartbeat: float
-) -> AsyncIterator[list[Event]]:
+) -> AsyncGenerator[list[Event], None]:
     for _attempt in range(LOG_APPEAR_ATTEMPTS):
         async for batch in follow(event_log(), message_id, after, heartbeat):
             yield batch

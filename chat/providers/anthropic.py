@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from itertools import dropwhile
 from typing import Any
@@ -321,7 +321,7 @@ class EventParser:
         return events
 
 
-async def stream(request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
+async def stream(request: ProviderRequest) -> AsyncGenerator[ProviderEvent, None]:
     require_api_key(request)
     headers = {"anthropic-version": API_VERSION}
     if request.api_key:

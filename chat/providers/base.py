@@ -9,7 +9,7 @@ One call is one model round: when the model asks for tools the stream ends with
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -217,7 +217,7 @@ ProviderEvent = (
     | Finish
     | ResponseMeta
 )
-StreamFunction = Callable[[ProviderRequest], AsyncIterator[ProviderEvent]]
+StreamFunction = Callable[[ProviderRequest], AsyncGenerator[ProviderEvent, None]]
 
 # Events that show the user something: once one went out, a retry would show a second,
 # different answer glued to the first.

@@ -11,7 +11,7 @@ import asyncio
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 
 from django.conf import settings
 
@@ -142,7 +142,7 @@ async def paced(pieces: list[str]) -> AsyncIterator[str]:
         yield piece
 
 
-async def stream(request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
+async def stream(request: ProviderRequest) -> AsyncGenerator[ProviderEvent, None]:
     yield ResponseMeta(request_id=f"demo-{uuid.uuid4().hex[:12]}")
     prompt_words = words_in(request.messages, request.system)
     last = request.messages[-1] if request.messages else None

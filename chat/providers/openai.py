@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from chat.errors import ErrorCode
@@ -213,7 +213,7 @@ class ChunkParser:
         return events
 
 
-async def stream(request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
+async def stream(request: ProviderRequest) -> AsyncGenerator[ProviderEvent, None]:
     require_api_key(request)
     headers = {"Authorization": f"Bearer {request.api_key}"} if request.api_key else {}
     url = request.base_url.rstrip("/") + "/chat/completions"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 from django.conf import settings
 
@@ -24,13 +24,13 @@ def backoff_seconds(attempt: int, retry_after: float | None) -> float:
     """Exponential backoff with jitter; a Retry-After from the provider wins."""
     if retry_after is not None:
         return retry_after
-    base = settings.LLM_RETRY_BACKOFF_SECONDS * (2**attempt)
+    base: float = settings.LLM_RETRY_BACKOFF_SECONDS * (2**attempt)
     return base * (0.5 + random.random() / 2)
 
 
 async def stream_with_retries(
     stream: StreamFunction, request: ProviderRequest
-) -> AsyncIterator[ProviderEvent]:
+) -> AsyncGenerator[ProviderEvent, None]:
     """Yield the provider's events, retrying connect errors, 429s and 5xx before any part.
 
     Once text, reasoning or a tool call has been yielded, a retry would send the client a

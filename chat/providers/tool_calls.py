@@ -127,7 +127,8 @@ class OpenAIToolCalls:
             function = fragment.get("function")
             if not isinstance(function, dict):
                 function = {}
-            call_id = fragment.get("id") if isinstance(fragment.get("id"), str) else ""
+            raw_id = fragment.get("id")
+            call_id = raw_id if isinstance(raw_id, str) else ""
             call = self._by_index.get(index)
             if call is None or (call_id and call.from_server and call_id != call.id):
                 # A new id at a known index is a new call (servers that reuse index 0).

@@ -27,7 +27,9 @@ import httpx
 # Stop reading from a socket whose unread data passes this; resume below a quarter of it.
 HIGH_WATER = 256 * 1024
 
-SocketOption = tuple[int, int, int | bytes] | tuple[int, int, None, int]
+SocketOption = (
+    tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
+)
 
 
 class _Expired(Exception):
@@ -213,7 +215,7 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             raise httpcore.ConnectError(str(error)) from error
         if transport is None:
             raise httpcore.ConnectError("the connection closed during the TLS handshake")
-        return AsyncioStream(transport, self._connection)  # type: ignore[arg-type]
+        return AsyncioStream(transport, self._connection)
 
     def get_extra_info(self, info: str) -> Any:
         transport = self._transport

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
+from django_htmx.middleware import HtmxDetails
 
 from chat import conversations
 from chat.engine import stopping
@@ -29,7 +30,13 @@ from chat.web.pages import (
 )
 
 
-def is_current_page(request: HttpRequest, conversation_id: uuid.UUID) -> bool:
+class HtmxHttpRequest(HttpRequest):
+    """A request that went through django-htmx's middleware (its documented typing)."""
+
+    htmx: HtmxDetails
+
+
+def is_current_page(request: HtmxHttpRequest, conversation_id: uuid.UUID) -> bool:
     """Whether the htmx request comes from this conversation's own page."""
     current = request.htmx.current_url_abs_path or ""
     return current.startswith(reverse("chat:conversation", args=[conversation_id]))
@@ -63,7 +70,7 @@ def edit_form(request: HttpRequest, message_id: uuid.UUID) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def rename(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
+def rename(request: HtmxHttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
     owner = page_owner(request)
     conversation = owned_conversation_or_404(owner, conversation_id)
     error = ""
@@ -90,7 +97,7 @@ def rename(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
 
 
 @require_http_methods(["GET"])
-def conversation_item(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
+def conversation_item(request: HtmxHttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
     """One sidebar entry: what Cancel puts back in place of a rename or delete form."""
     conversation = owned_conversation_or_404(page_owner(request), conversation_id)
     current = str(conversation_id) if is_current_page(request, conversation_id) else ""
@@ -99,14 +106,14 @@ def conversation_item(request: HttpRequest, conversation_id: uuid.UUID) -> HttpR
 
 
 @require_http_methods(["GET"])
-def confirm_delete(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
+def confirm_delete(request: HtmxHttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
     conversation = owned_conversation_or_404(page_owner(request), conversation_id)
     template = "chat/_delete_confirm.html" if request.htmx else "chat/delete.html"
     return render(request, template, {"c": conversation})
 
 
 @require_http_methods(["POST"])
-async def delete(request: HttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
+async def delete(request: HtmxHttpRequest, conversation_id: uuid.UUID) -> HttpResponse:
     # Async so that stopping a running answer happens on the event loop that runs it.
     owner = await aowner_for(await request.auser(), request.session)
     if owner is None:
