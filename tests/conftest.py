@@ -77,6 +77,16 @@ async def settle_generations() -> None:
 
 
 @pytest.fixture
+async def cookie(user: User) -> AsyncIterator[str]:
+    """The signed-in `user`'s session cookie, as a WebSocket request sends it."""
+    from tests.helpers import browser_cookies
+
+    cookies = await sync_to_async(browser_cookies)(user)
+    yield f"sessionid={cookies['sessionid']}"
+    await settle_generations()
+
+
+@pytest.fixture
 async def client(application: Any, api_key: str) -> AsyncIterator[AsgiClient]:
     yield AsgiClient(application, headers={"authorization": f"Bearer {api_key}"})
     await settle_generations()

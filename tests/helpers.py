@@ -7,7 +7,13 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import User
+from django.test import Client
+
 from chat.models import Message
+from tests.asgi import AsgiClient
 
 
 async def eventually(
@@ -43,3 +49,30 @@ async def expire_log(message_id: str) -> None:
     if redis_enabled():
         await redis_client().delete(stream_key(message_id))
     event_log.cache_clear()
+
+
+def browser_cookies(user: User | None = None) -> dict[str, str]:
+    """A browser's cookies: signed in as `user` (or anonymous), with the CSRF cookie."""
+    browser = Client()
+    if user is not None:
+        browser.force_login(user)
+    browser.get("/admin/login/")  # any page that sets the CSRF cookie
+    return {name: morsel.value for name, morsel in browser.cookies.items()}
+
+
+async def browser(application: Any, user: User | None = None, *, csrf: bool = True) -> AsgiClient:
+    """A browser session (signed in as `user`, or anonymous); with `csrf`, its requests
+    carry the CSRF token as the page's script sends it."""
+    cookies = await sync_to_async(browser_cookies)(user)
+    headers = {"cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
+    if csrf:
+        headers |= {"x-csrftoken": cookies["csrftoken"], "origin": "http://testserver"}
+    return AsgiClient(application, headers=headers)
+
+
+def websocket(
+    application: Any, path: str, cookie: str, origin: str = "http://testserver"
+) -> WebsocketCommunicator:
+    return WebsocketCommunicator(
+        application, path, headers=[(b"origin", origin.encode()), (b"cookie", cookie.encode())]
+    )

@@ -7,13 +7,12 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
-from django.test import Client
 
 from chat.models import ApiKey, Conversation, Message
 from tests.asgi import AsgiClient
 from tests.conftest import MakeModel
 from tests.fake_upstream import FakeUpstream, Scenario
-from tests.helpers import finished_message
+from tests.helpers import browser, finished_message
 
 CHAT = "/api/v1/chat"
 STREAM = "/api/v1/chat/stream"
@@ -153,31 +152,17 @@ async def test_one_user_cannot_read_stop_or_delete_another_users_conversation(
         await stream.read_all()
 
 
-def session_cookies(user: User) -> dict[str, str]:
-    browser = Client()
-    browser.force_login(user)
-    browser.get("/admin/login/")  # any page that sets the CSRF cookie
-    return {name: morsel.value for name, morsel in browser.cookies.items()}
-
-
 async def test_browser_session_works_and_needs_csrf_for_writes(
     application: Any, make_model: MakeModel, user: User
 ) -> None:
     await make_model(provider="demo")
-    cookies = await sync_to_async(session_cookies)(user)
-    cookie_header = "; ".join(f"{k}={v}" for k, v in cookies.items())
-    browser = AsgiClient(application, headers={"cookie": cookie_header})
-
-    assert (await browser.get("/api/v1/models")).status == 200
-    refused = await browser.post(CHAT, json={"message": "hi"})
+    without_token = await browser(application, user, csrf=False)
+    assert (await without_token.get("/api/v1/models")).status == 200
+    refused = await without_token.post(CHAT, json={"message": "hi"})
     assert refused.status == 403 and refused.json()["error"]["code"] == "AUTH"
     assert await Message.objects.acount() == 0
 
-    allowed = await browser.post(
-        CHAT,
-        json={"message": "hi"},
-        headers={"x-csrftoken": cookies["csrftoken"], "origin": "http://testserver"},
-    )
+    allowed = await (await browser(application, user)).post(CHAT, json={"message": "hi"})
     assert allowed.status == 200, allowed.text
 
 

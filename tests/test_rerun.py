@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.test import Client, override_settings
+from django.test import override_settings
 
 from chat.models import ApiKey, Conversation, Message
 from tests.asgi import AsgiClient
 from tests.conftest import MakeModel
 from tests.fake_upstream import FakeUpstream, Scenario
+from tests.helpers import browser
 
 CHAT = "/api/v1/chat"
 
@@ -102,30 +103,13 @@ async def test_rerun_input_errors(
     assert await Message.objects.acount() == 2
 
 
-def anonymous_browser_cookies() -> dict[str, str]:
-    browser = Client()
-    browser.get("/admin/login/")  # sets the CSRF cookie
-    return {name: morsel.value for name, morsel in browser.cookies.items()}
-
-
 @override_settings(CHAT_ALLOW_ANONYMOUS=True)
 async def test_anonymous_session_chats_and_sees_only_its_own_conversations(
     application: Any, make_model: MakeModel, transactional_db: None
 ) -> None:
     await make_model(provider="demo")
 
-    async def anonymous_browser() -> AsgiClient:
-        cookies = await sync_to_async(anonymous_browser_cookies)()
-        return AsgiClient(
-            application,
-            headers={
-                "cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()),
-                "x-csrftoken": cookies["csrftoken"],
-                "origin": "http://testserver",
-            },
-        )
-
-    first, second = await anonymous_browser(), await anonymous_browser()
+    first, second = await browser(application), await browser(application)
     response = await first.post(CHAT, json={"message": "anonymous hello"})
     assert response.status == 200, response.text
     mine = (await first.get("/api/v1/conversations")).json()["conversations"]
@@ -141,14 +125,6 @@ async def test_anonymous_session_chats_and_sees_only_its_own_conversations(
 
 async def test_anonymous_chat_is_refused_when_off(application: Any, make_model: MakeModel) -> None:
     await make_model(provider="demo")
-    cookies = await sync_to_async(anonymous_browser_cookies)()
-    browser = AsgiClient(
-        application,
-        headers={
-            "cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()),
-            "x-csrftoken": cookies["csrftoken"],
-        },
-    )
-    response = await browser.post(CHAT, json={"message": "hi"})
+    response = await (await browser(application)).post(CHAT, json={"message": "hi"})
     assert response.status == 401
     assert await Message.objects.acount() == 0

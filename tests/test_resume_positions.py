@@ -11,15 +11,14 @@ from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
-from django.test import Client, override_settings
+from django.test import override_settings
 
 from chat.models import ApiKey, Message
 from tests.asgi import AsgiClient
 from tests.conftest import MakeModel, settle_generations
 from tests.fake_upstream import Scenario
-from tests.helpers import finished_message
+from tests.helpers import browser, browser_cookies, finished_message, websocket
 
 CHAT = "/api/v1/chat"
 SECRET = ["Their", " secret", " answer"]
@@ -29,27 +28,6 @@ FEEDS = {
 }
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
-
-
-def browser_cookies(user: User | None) -> dict[str, str]:
-    browser = Client()
-    if user is not None:
-        browser.force_login(user)
-    browser.get("/admin/login/")  # any page that sets the CSRF cookie
-    return {name: morsel.value for name, morsel in browser.cookies.items()}
-
-
-async def browser(application: Any, user: User | None) -> AsgiClient:
-    """A browser session (signed in as `user`, or anonymous) that passes the CSRF check."""
-    cookies = await sync_to_async(browser_cookies)(user)
-    return AsgiClient(
-        application,
-        headers={
-            "cookie": "; ".join(f"{k}={v}" for k, v in cookies.items()),
-            "x-csrftoken": cookies["csrftoken"],
-            "origin": "http://testserver",
-        },
-    )
 
 
 @pytest.fixture(params=["api-key", "session", "anonymous-session"])
@@ -69,6 +47,10 @@ async def victims_answer(client: AsgiClient) -> tuple[str, str]:
     body = (await client.post(CHAT, json={"message": "my private question"})).json()
     await finished_message(body["message"]["id"])
     return body["conversation_id"], body["message"]["id"]
+
+
+async def question_in(conversation_id: str) -> Message:
+    return await Message.objects.filter(conversation_id=conversation_id, role="user").aget()
 
 
 async def own_conversation(caller: AsgiClient) -> tuple[str, str]:
@@ -149,7 +131,7 @@ async def test_message_events_follow_only_the_callers_own_answers(
     await make_model(Scenario(tokens=SECRET))
     _, their_answer = await victims_answer(client)
     conversation_id, my_answer = await own_conversation(intruder)
-    my_question = await Message.objects.filter(conversation_id=conversation_id, role="user").aget()
+    my_question = await question_in(conversation_id)
 
     for message_id in (their_answer, my_question.pk):
         response = await intruder.get(f"/api/v1/messages/{message_id}/events")
@@ -171,9 +153,7 @@ async def test_regenerate_and_edit_of_someone_elses_message_change_nothing(
 ) -> None:
     await make_model(Scenario(tokens=SECRET))
     conversation_id, their_answer = await victims_answer(client)
-    their_question = await Message.objects.filter(
-        conversation_id=conversation_id, role="user"
-    ).aget()
+    their_question = await question_in(conversation_id)
     await own_conversation(intruder)  # an identity of their own, with a conversation
     before = [(m.pk, m.content) async for m in Message.objects.order_by("pk")]
 
@@ -185,26 +165,18 @@ async def test_regenerate_and_edit_of_someone_elses_message_change_nothing(
     assert [(m.pk, m.content) async for m in Message.objects.order_by("pk")] == before
 
 
-def socket(application: Any, path: str, cookie: str) -> WebsocketCommunicator:
-    return WebsocketCommunicator(
-        application,
-        path,
-        headers=[(b"origin", b"http://testserver"), (b"cookie", cookie.encode())],
-    )
-
-
 async def test_websocket_resume_names_only_answers_of_its_own_conversation(
     application: Any, client: AsgiClient, make_model: MakeModel, other_user: User
 ) -> None:
     await make_model(Scenario(tokens=SECRET))
     _, their_answer = await victims_answer(client)
-    cookies = await sync_to_async(browser_cookies)(other_user)
     mine = await browser(application, other_user)
     _, first_answer = await own_conversation(mine)
     second, second_answer = await own_conversation(mine)
     await finished_message(second_answer)
 
-    ws = socket(application, f"/ws/conversations/{second}/", f"sessionid={cookies['sessionid']}")
+    cookies = await sync_to_async(browser_cookies)(other_user)
+    ws = websocket(application, f"/ws/conversations/{second}/", f"sessionid={cookies['sessionid']}")
     assert (await ws.connect())[0]
     for command, code in [
         ({"message_id": their_answer}, "NOT_FOUND"),

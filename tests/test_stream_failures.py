@@ -4,21 +4,17 @@ in plain words) and a clean close: never an open, silent connection."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
-from django.contrib.auth.models import User
-from django.test import Client
 
 from chat.eventlog import event_log
 from chat.events import Event
 from tests.asgi import AsgiClient, SseEvent
-from tests.conftest import MakeModel, settle_generations
+from tests.conftest import MakeModel
 from tests.fake_upstream import Scenario
-from tests.helpers import finished_message
+from tests.helpers import finished_message, websocket
 
 STREAM = "/api/v1/chat/stream"
 TOKENS = ["one", " two", " three", " four"]
@@ -107,22 +103,10 @@ async def test_a_conversation_feed_ends_with_an_error_event(
     assert (await finished_message(message_id)).status == "stopped"
 
 
-def session_cookie(user: User) -> str:
-    browser = Client()
-    browser.force_login(user)
-    return f"sessionid={browser.cookies['sessionid'].value}"
-
-
-@pytest.fixture
-async def socket_cookie(user: User) -> AsyncIterator[str]:
-    yield await sync_to_async(session_cookie)(user)
-    await settle_generations()
-
-
 async def test_websocket_forwarding_ends_with_an_error_event_and_a_close(
     application: Any,
     client: AsgiClient,
-    socket_cookie: str,
+    cookie: str,
     make_model: MakeModel,
     broken_reads: BreakReads,
     monkeypatch: pytest.MonkeyPatch,
@@ -130,11 +114,7 @@ async def test_websocket_forwarding_ends_with_an_error_event_and_a_close(
     await make_model(Scenario(tokens=TOKENS, hang_after=2))
     conversation_id, message_id = await running_answer(client)
     broken_reads()
-    socket = WebsocketCommunicator(
-        application,
-        f"/ws/conversations/{conversation_id}/",
-        headers=[(b"origin", b"http://testserver"), (b"cookie", socket_cookie.encode())],
-    )
+    socket = websocket(application, f"/ws/conversations/{conversation_id}/", cookie)
     assert (await socket.connect())[0]
     # The feed forwards the running answer: reading its log fails.
     frame = json.loads(await socket.receive_from(timeout=5))

@@ -4,40 +4,20 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
-from django.test import Client
 
 from chat.models import Conversation, Message
-from tests.conftest import MakeModel, settle_generations
+from tests.conftest import MakeModel
 from tests.fake_upstream import FakeUpstream, Scenario
-from tests.helpers import finished_message
+from tests.helpers import finished_message, websocket
 
 TOKENS = ["Ein", " zwei", " 三", " 🎲"]
 ANSWER = "".join(TOKENS)
-
-
-def session_cookie(user: User) -> str:
-    browser = Client()
-    browser.force_login(user)
-    return f"sessionid={browser.cookies['sessionid'].value}"
-
-
-@pytest.fixture
-async def cookie(user: User) -> AsyncIterator[str]:
-    yield await sync_to_async(session_cookie)(user)
-    await settle_generations()
-
-
-def connect(application: Any, path: str, cookie: str, origin: str = "http://testserver"):
-    return WebsocketCommunicator(
-        application, path, headers=[(b"origin", origin.encode()), (b"cookie", cookie.encode())]
-    )
 
 
 async def frames_until(socket: WebsocketCommunicator, event_type: str) -> list[dict[str, Any]]:
@@ -55,7 +35,7 @@ async def test_send_on_a_new_conversation_streams_tagged_events(
     application: Any, cookie: str, make_model: MakeModel
 ) -> None:
     await make_model(Scenario(tokens=TOKENS))
-    socket = connect(application, "/ws/conversations/new/", cookie)
+    socket = websocket(application, "/ws/conversations/new/", cookie)
     connected, _ = await socket.connect()
     assert connected
     await socket.send_json_to({"type": "send", "message": "count"})
@@ -74,7 +54,7 @@ async def test_stop_command_cancels_the_upstream_request(
     application: Any, cookie: str, make_model: MakeModel, upstream: FakeUpstream
 ) -> None:
     model = await make_model(Scenario(tokens=TOKENS, hang_after=2))
-    socket = connect(application, "/ws/conversations/new/", cookie)
+    socket = websocket(application, "/ws/conversations/new/", cookie)
     await socket.connect()
     await socket.send_json_to({"type": "send", "message": "hi"})
     frames = [json.loads(await socket.receive_from(timeout=5)) for _ in range(3)]
@@ -96,7 +76,7 @@ async def test_second_socket_sees_the_answer_live_and_closing_does_not_stop_it(
         owner=await User.objects.aget(username="alice"), title="shared"
     )
     path = f"/ws/conversations/{conversation.pk}/"
-    first, second = connect(application, path, cookie), connect(application, path, cookie)
+    first, second = websocket(application, path, cookie), websocket(application, path, cookie)
     await first.connect()
     await second.connect()
     await first.send_json_to({"type": "send", "message": "hi"})
@@ -114,7 +94,7 @@ async def test_resume_command_replays_after_n(
     application: Any, cookie: str, make_model: MakeModel
 ) -> None:
     await make_model(Scenario(tokens=TOKENS))
-    socket = connect(application, "/ws/conversations/new/", cookie)
+    socket = websocket(application, "/ws/conversations/new/", cookie)
     await socket.connect()
     await socket.send_json_to({"type": "send", "message": "hi"})
     frames = await frames_until(socket, "done")
@@ -140,7 +120,7 @@ async def test_bad_commands_get_command_error_and_the_socket_stays_open(
     application: Any, cookie: str, make_model: MakeModel, command: Any, code: str
 ) -> None:
     await make_model(provider="demo")
-    socket = connect(application, "/ws/conversations/new/", cookie)
+    socket = websocket(application, "/ws/conversations/new/", cookie)
     await socket.connect()
     await socket.send_to(text_data=command if isinstance(command, str) else json.dumps(command))
     reply = json.loads(await socket.receive_from(timeout=5))
@@ -154,16 +134,16 @@ async def test_bad_commands_get_command_error_and_the_socket_stays_open(
 async def test_socket_refuses_strangers_foreign_conversations_and_other_origins(
     application: Any, cookie: str, other_user: User
 ) -> None:
-    anonymous = connect(application, "/ws/conversations/new/", "")
+    anonymous = websocket(application, "/ws/conversations/new/", "")
     connected, code = await anonymous.connect()
     assert (connected, code) == (False, 4401)
 
     theirs = await sync_to_async(Conversation.objects.create)(owner=other_user, title="theirs")
-    foreign = connect(application, f"/ws/conversations/{theirs.pk}/", cookie)
+    foreign = websocket(application, f"/ws/conversations/{theirs.pk}/", cookie)
     connected, code = await foreign.connect()
     assert (connected, code) == (False, 4404)
 
-    cross_site = connect(
+    cross_site = websocket(
         application, "/ws/conversations/new/", cookie, origin="https://evil.example"
     )
     connected, _ = await cross_site.connect()
