@@ -49,8 +49,15 @@ def owner_for(
     return Owner.anonymous(anonymous_id) if anonymous_id else None
 
 
-# For async transports: reading the session may be a database query.
-aowner_for = in_thread_pool(owner_for)
+async def aowner_for(
+    user: Caller | None, session: SessionBase | None, *, create_anonymous: bool = False
+) -> Owner | None:
+    """`owner_for` from async code: only the session (which may need a database read)
+    leaves the event loop, and only when the caller is not signed in."""
+    owner = owner_for(user, None)
+    if owner is not None or session is None:
+        return owner
+    return await in_thread_pool(owner_for)(user, session, create_anonymous=create_anonymous)
 
 
 @in_thread_pool
