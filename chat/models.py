@@ -72,7 +72,7 @@ class ModelConfig(models.Model):
         default=1, editable=False, help_text="Counts saves; each answer records the one it used."
     )
     is_default = models.BooleanField(default=False, help_text="Used when a request names no model.")
-    mcp_servers = models.ManyToManyField(
+    mcp_servers: models.ManyToManyField[McpServer, Any] = models.ManyToManyField(
         "McpServer",
         blank=True,
         related_name="model_configs",

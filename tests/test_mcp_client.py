@@ -35,7 +35,7 @@ def mcp_server() -> Iterator[McpTestServer]:
 @pytest.fixture(autouse=True)
 async def close_connections() -> AsyncIterator[None]:
     yield
-    await connections.close_all()
+    await connections.get().close_all()
 
 
 def server_at(url: str, **fields: Any) -> McpServer:
@@ -141,7 +141,7 @@ async def test_a_stopped_call_stops_waiting_at_once_and_the_server_stops_too(
     assert await reached(server, "stopped", "cancelled")
     # The shared session survived the cancellation.
     assert (await run(server, "echo", text="still here")).text == "still here"
-    assert connections.connection(server_config(server)).sessions_opened == 1
+    assert connections.get().connection(server_config(server)).sessions_opened == 1
 
 
 async def test_calls_share_one_session_per_server(mcp_server: McpTestServer) -> None:
@@ -149,7 +149,7 @@ async def test_calls_share_one_session_per_server(mcp_server: McpTestServer) -> 
     outputs = await asyncio.gather(*(run(server, "echo", text=str(n)) for n in range(5)))
     assert [output.text for output in outputs] == [str(n) for n in range(5)]
     await run(server, "add", a=1, b=1)
-    assert connections.connection(server_config(server)).sessions_opened == 1
+    assert connections.get().connection(server_config(server)).sessions_opened == 1
 
 
 async def test_a_session_reopens_after_the_server_restarts() -> None:
@@ -159,7 +159,7 @@ async def test_a_session_reopens_after_the_server_restarts() -> None:
         await asyncio.to_thread(restarting.restart)
         # The new server does not know the old session: the call runs on a new one.
         assert (await run(server, "echo", text="after")).text == "after"
-        assert connections.connection(server_config(server)).sessions_opened == 2
+        assert connections.get().connection(server_config(server)).sessions_opened == 2
 
 
 async def test_a_session_reopens_after_the_server_was_down() -> None:

@@ -19,7 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from chat.admin.test_connection import TestConnectionMixin, on_own_loop
-from chat.models import McpServer
+from chat.models import McpServer, ModelConfig
 from chat.tools.mcp.errors import McpUnavailable
 from chat.tools.mcp.registry import list_tools_once, server_config
 
@@ -36,7 +36,8 @@ class HeaderVariablesField(forms.CharField):
             return "\n".join(f"{header}: {variable}" for header, variable in value.items())
         return value
 
-    def to_python(self, value: Any) -> dict[str, str]:
+    # The value is a dict of headers, typed in as text: not CharField's str.
+    def to_python(self, value: Any) -> dict[str, str]:  # type: ignore[override]
         headers: dict[str, str] = {}
         for number, line in enumerate(str(value or "").splitlines(), start=1):
             if not line.strip():
@@ -93,9 +94,9 @@ class McpServerForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         for field in ("allowed_tools", "approval_tools"):
-            self.fields[field].choices = tool_choices(
-                self.instance, list(getattr(self.instance, field) or [])
-            )
+            choices = self.fields[field]
+            assert isinstance(choices, forms.MultipleChoiceField)  # declared above
+            choices.choices = tool_choices(self.instance, list(getattr(self.instance, field) or []))
 
 
 def header_status(server: McpServer) -> str:
@@ -179,7 +180,7 @@ class McpServerAdmin(TestConnectionMixin, admin.ModelAdmin):
     def used_by(self, server: McpServer) -> str:
         if server.pk is None:
             return "—"
-        configs = server.model_configs.all()
+        configs = ModelConfig.objects.filter(mcp_servers=server)
         if not configs:
             return "No model yet: tick this server under Tools on a model's page."
         return format_html_join(

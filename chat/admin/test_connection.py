@@ -32,7 +32,7 @@ def on_own_loop(coroutine: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coroutine).result()
 
 
-class TestConnectionMixin:
+class TestConnectionMixin(admin.ModelAdmin):
     change_form_template = "admin/chat/change_form_test_connection.html"
     # What the button does, shown as its tooltip.
     test_connection_help = ""

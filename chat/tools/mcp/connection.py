@@ -130,7 +130,8 @@ class McpConnection:
         self._closed = False
 
     async def list_tools(self) -> list[types.Tool]:
-        return await self._submit(list_all_tools)
+        tools: list[types.Tool] = await self._submit(list_all_tools)
+        return tools
 
     async def call_tool(self, name: str, arguments: dict[str, Any]) -> types.CallToolResult:
         async def call(session: ClientSession, job: Job) -> types.CallToolResult:
@@ -144,7 +145,8 @@ class McpConnection:
                     self._notify(tell_cancelled(session, request_id))
                 raise
 
-        return await self._submit(call)
+        result: types.CallToolResult = await self._submit(call)
+        return result
 
     async def close(self) -> None:
         """End the session (the server is told) and the owner task."""

@@ -8,15 +8,15 @@ from chat.loopbound import LoopBound
 from chat.tools.mcp.connection import McpConnection, ServerConfig
 
 
-class ConnectionPool(LoopBound):
-    def _reset(self) -> None:
-        # Connections of another (finished) loop are dropped: their tasks died with it.
+class ConnectionPool:
+    """One event loop's connections (their sessions and tasks belong to that loop)."""
+
+    def __init__(self) -> None:
         self._connections: dict[str, McpConnection] = {}
         self._closing: set[asyncio.Task[None]] = set()
 
     def connection(self, config: ServerConfig) -> McpConnection:
         """The server's connection; a new one when staff changed its settings."""
-        self._bind()
         current = self._connections.get(config.name)
         if current is not None and current.config == config:
             return current
@@ -28,9 +28,8 @@ class ConnectionPool(LoopBound):
         return connection
 
     async def close_all(self) -> None:
-        self._bind()
         connections, self._connections = list(self._connections.values()), {}
         await asyncio.gather(*(c.close() for c in connections), *self._closing)
 
 
-connections = ConnectionPool()
+connections: LoopBound[ConnectionPool] = LoopBound(ConnectionPool)

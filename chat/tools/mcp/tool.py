@@ -34,7 +34,7 @@ class McpTool:
         try:
             # Connecting counts against the call's time: the model waits for either.
             async with asyncio.timeout(server.timeout_seconds):
-                connection = connections.connection(server)
+                connection = connections.get().connection(server)
                 result = await connection.call_tool(self.remote_name, arguments)
         except TimeoutError:
             return self.error(
