@@ -77,15 +77,44 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def _stat_fields(pid: int) -> list[str]:
+    # The fields after the ")" that ends the command name (which may hold spaces).
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants, parents first: granian serves from a child process."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError):
+                children.setdefault(int(_stat_fields(int(entry.name))[1]), []).append(
+                    int(entry.name)
+                )
+    tree = [pid]
+    for parent in tree:
+        tree.extend(children.get(parent, ()))
+    return tree
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process, all its threads included (clock-tick resolution)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    # After the ")" ending the command name, utime and stime are fields 12 and 13.
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    """User + system CPU of a process and its children, every thread (clock-tick resolution)."""
+    ticks = 0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError):
+            fields = _stat_fields(member)
+            # utime and stime: fields 14 and 15 of stat, 12 and 13 after the command name.
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / CLOCK_TICKS
 
 
 def rss_bytes(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE_SIZE
+    """Resident memory of a process and its children."""
+    total = 0
+    for member in process_tree(pid):
+        with contextlib.suppress(OSError):
+            total += int(Path(f"/proc/{member}/statm").read_text().split()[1]) * PAGE_SIZE
+    return total
 
 
 def wait_idle(
@@ -199,7 +228,11 @@ class Upstream(Child):
         return {"tokens": self.tokens, "ttft_ms": self.ttft_ms, "gap_ms": self.gap_ms}
 
 
-SERVER_COMMANDS = {
+# How each ASGI server runs the project: one process, one port. The live-server tests and
+# the benchmark start these, and docs/deploy.md deploys the same. uvicorn and granian run on
+# uvloop (uvicorn with httptools, as `uvicorn[standard]` does); Django and Channels have no
+# lifespan, so it is off, and granian's `asginl` is its ASGI interface without lifespan.
+SERVER_COMMANDS: dict[str, list[str]] = {
     "daphne": ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "chatsite.asgi:application"],
     "uvicorn": [
         "-m",
@@ -209,13 +242,40 @@ SERVER_COMMANDS = {
         "127.0.0.1",
         "--port",
         "{port}",
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--ws",
+        "websockets-sansio",
         "--lifespan",
         "off",
         "--no-access-log",
         "--log-level",
         "warning",
     ],
+    "granian": [
+        "-m",
+        "granian",
+        "--interface",
+        "asginl",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--loop",
+        "uvloop",
+        "--log-level",
+        "warning",
+        "chatsite.asgi:application",
+    ],
 }
+SERVERS = tuple(SERVER_COMMANDS)
+
+
+def server_command(kind: str, port: int) -> list[str]:
+    """The command line that serves the project with `kind` on 127.0.0.1:`port`."""
+    return [sys.executable] + [part.format(port=port) for part in SERVER_COMMANDS[kind]]
 
 
 class Server(Child):
@@ -224,8 +284,7 @@ class Server(Child):
     def __init__(self, kind: str, **kwargs: Any) -> None:
         self.kind = kind
         self.port = free_port()
-        args = [sys.executable] + [part.format(port=self.port) for part in SERVER_COMMANDS[kind]]
-        super().__init__(kind, args, **kwargs)
+        super().__init__(kind, server_command(kind, self.port), **kwargs)
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT

@@ -1,17 +1,20 @@
-"""Real daphne processes serving the project, for tests that need real sockets."""
+"""Real server processes (daphne, uvicorn, granian) serving the project, on real sockets."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from django.db import connection
+
+from bench.servers import process_tree, server_command
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 30.0
@@ -37,13 +40,14 @@ def test_database_url() -> str:
 
 
 class LiveServer:
-    """A daphne process on a free port; stopped (and its log kept) by `stop()`."""
+    """A server process on a free port (daphne unless `kind` says otherwise); `stop()` ends it."""
 
-    def __init__(self, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, extra_env: dict[str, str] | None = None, kind: str = "daphne") -> None:
+        self.kind = kind
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the server
-            prefix="daphne-", suffix=".log", delete=False
+            prefix=f"{kind}-", suffix=".log", delete=False
         )
         env = {
             **os.environ,
@@ -57,16 +61,7 @@ class LiveServer:
             **(extra_env or {}),
         }
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "chatsite.asgi:application",
-            ],
+            server_command(kind, self.port),
             cwd=PROJECT_DIR,
             env=env,
             stdout=self.log,
@@ -78,21 +73,31 @@ class LiveServer:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"daphne exited at start:\n{self.output()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
+                raise RuntimeError(f"{self.kind} exited at start:\n{self.output()}")
+            if self._answers():
+                return
+            time.sleep(0.05)
         self.stop()
-        raise RuntimeError(f"daphne did not listen within {START_TIMEOUT}s:\n{self.output()}")
+        raise RuntimeError(f"{self.kind} did not listen within {START_TIMEOUT}s:\n{self.output()}")
+
+    def _answers(self) -> bool:
+        """True once the app answers HTTP: granian listens before its worker has loaded."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as probe:
+                probe.settimeout(max(0.2, START_TIMEOUT / 2))
+                probe.sendall(b"GET /static/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+                return probe.recv(5) == b"HTTP/"
+        except OSError:
+            return False
 
     def output(self) -> str:
         return Path(self.log.name).read_text(errors="replace")
 
     def kill(self) -> None:
-        """SIGKILL: the worker dies without any chance to clean up."""
-        self.process.kill()
+        """SIGKILL: the worker dies without any chance to clean up (granian's worker too)."""
+        for pid in reversed(process_tree(self.process.pid)):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         self.process.wait(10)
 
     def stop(self) -> None:

@@ -19,7 +19,7 @@ import select
 import socket
 import ssl
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import httpcore
 import httpx
@@ -66,8 +66,10 @@ class _Connection(asyncio.Protocol):
     # -- asyncio.Protocol --
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # Duck-typed, never isinstance: uvloop's TCPTransport (uvicorn's and granian's loop)
+        # is no subclass of asyncio.Transport, and a failing check here is swallowed by the
+        # loop, leaving a connection that never delivers a byte.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         self.chunks.append(data)

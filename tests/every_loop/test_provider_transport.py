@@ -1,24 +1,33 @@
-"""The provider client's asyncio transport (chat/providers/transport.py) on real sockets."""
+"""The provider client's asyncio transport (chat/providers/transport.py) on real sockets.
+
+Each test runs on asyncio's loop and on uvloop's (see conftest.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 import pytest
 
 from chat.providers import http as provider_http
+from chat.providers import transport as transport_module
 from chat.providers.transport import HIGH_WATER, AsyncioBackend, AsyncioTransport
+from tests.tls_proxy import self_signed_certificate
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
 @asynccontextmanager
-async def serving(handler: Handler) -> AsyncIterator[tuple[str, list[int]]]:
-    """A raw HTTP server on 127.0.0.1; yields its URL and a list counting connections."""
+async def serving(
+    handler: Handler, tls: ssl.SSLContext | None = None
+) -> AsyncIterator[tuple[str, list[int]]]:
+    """A raw HTTP(S) server on 127.0.0.1; yields its URL and a list counting connections."""
     accepted: list[int] = []
 
     async def on_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -30,10 +39,10 @@ async def serving(handler: Handler) -> AsyncIterator[tuple[str, list[int]]]:
         finally:
             writer.close()
 
-    server = await asyncio.start_server(on_connection, "127.0.0.1", 0)
+    server = await asyncio.start_server(on_connection, "127.0.0.1", 0, ssl=tls)
     port = server.sockets[0].getsockname()[1]
     try:
-        yield f"http://127.0.0.1:{port}", accepted
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{port}", accepted
     finally:
         server.close()
         await server.wait_closed()
@@ -145,3 +154,33 @@ async def test_refused_connection_is_a_connect_error() -> None:
     async with client() as http:
         with pytest.raises(httpx.ConnectError):
             await http.get(url)
+
+
+async def test_https_answers_arrive_whole_over_one_pooled_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = self_signed_certificate(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    monkeypatch.setattr(
+        transport_module.httpx,
+        "create_ssl_context",
+        lambda: ssl.create_default_context(cafile=str(cert)),
+    )
+
+    async def two_chunked_answers(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        for _ in range(2):
+            await read_head(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for piece in (b"s\xc3\xa9", b"cure"):
+                writer.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                await writer.drain()
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+
+    async with serving(two_chunked_answers, server_tls) as (url, accepted), client() as http:
+        assert (await http.get(url)).text == "sécure"
+        assert (await http.get(url)).text == "sécure"
+    assert len(accepted) == 1
