@@ -7,7 +7,7 @@ PORT ?= 8000
 # `make run` is for trying the site on this machine: debug on, anonymous chat on.
 RUN_ENV := DEBUG=$${DEBUG:-1}
 
-.PHONY: run test test-scaleout lint format migrate bench bench-smoke clean
+.PHONY: run test test-scaleout lint format migrate bench bench-smoke bench-peers bench-profile clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,25 @@ test-scaleout: $(VENV)/.installed-dev
 # DATABASE_URL=postgres://... runs it on PostgreSQL.
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m bench
+
+# The same run for every server (daphne, uvicorn, granian) and LiteLLM's proxy, side by
+# side (docs/benchmarks.md). Not in CI: LiteLLM goes into its own venv (several minutes the
+# first time), and the run takes about 40 minutes.
+PEERS_VENV := bench-results/peers-venv
+$(PEERS_VENV)/.installed: bench/peers-requirements.txt
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/pip install --quiet -r bench/peers-requirements.txt
+	touch $@
+
+bench-peers: $(VENV)/.installed-dev $(PEERS_VENV)/.installed
+	$(BIN)/python -m bench --peers --litellm $(PEERS_VENV)/bin/litellm
+
+# Where the server's CPU goes relaying 1,000-token answers, under daphne and uvicorn
+# (py-spy, from the peers venv); prints the top costs and keeps the raw stacks.
+bench-profile: $(VENV)/.installed-dev $(PEERS_VENV)/.installed
+	$(BIN)/python -m bench --arms daphne,uvicorn --phases profile --no-docs \
+		--py-spy $(PEERS_VENV)/bin/py-spy
 
 # Seconds: the same harness end to end with tiny numbers (tests/test_bench_smoke.py runs it too).
 bench-smoke: $(VENV)/.installed-dev

@@ -2,12 +2,16 @@
 
     python -m bench                 # the full run (a few minutes); updates docs/benchmarks.md
     python -m bench --smoke         # seconds: proves the harness works, figures mean nothing
+    python -m bench --server granian                  # under another ASGI server
+    python -m bench --peers --litellm PATH            # every server and LiteLLM, side by side
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench python -m bench   # on PostgreSQL
 
 One run starts fake upstreams, the project under daphne, and a load generator, each in its
 own process and pinned to its cores; measures every figure against the direct arm (the
 load generator talking to the same upstream); prints a table; writes a JSON file under
-bench-results/; and, for a full run, the latest figures and the plot under docs/.
+bench-results/; and, for a full run, the latest figures and the plot under docs/. With
+several arms (`--arms`, `--peers`) each server is measured in turn against the same
+upstreams and load generator, and docs/benchmarks.md gets the side-by-side table.
 """
 
 from __future__ import annotations
@@ -19,26 +23,53 @@ import os
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
+from urllib.parse import urlsplit
 
-from bench import markdown, report
+from bench import markdown, report, sidebyside
 from bench.config import PRESETS, BenchConfig
-from bench.phases import PHASES, Run, warm_up
-from bench.servers import PROJECT_DIR, CorePlan, Processes, Server, Upstream
+from bench.peers import LITELLM, LITELLM_ENV, litellm_command
+from bench.phases import DEFAULT_PHASES, PHASES
+from bench.run import Run, warm_up
+from bench.servers import PROJECT_DIR, SERVERS, CorePlan, Processes, Server, Upstream
+
+ARMS = (*SERVERS, LITELLM)
+PEERS_VENV_LITELLM = PROJECT_DIR / "bench-results" / "peers-venv" / "bin" / "litellm"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="a tiny run taking seconds")
-    parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
+    parser.add_argument("--server", choices=SERVERS, default="daphne", help="the server to measure")
+    parser.add_argument(
+        "--arms",
+        help=f"comma-separated servers to measure in turn, side by side: {','.join(ARMS)}",
+    )
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="every server and LiteLLM, with the peers preset (make bench-peers)",
+    )
+    parser.add_argument(
+        "--litellm",
+        default=str(PEERS_VENV_LITELLM),
+        help="the LiteLLM proxy's executable, for the litellm arm",
+    )
+    parser.add_argument("--py-spy", help="py-spy's executable, for the profile phase")
+    parser.add_argument(
+        "--redis-url",
+        default=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0"),
+        help="Redis for the scaling phase's workers (skipped if it does not answer)",
+    )
     parser.add_argument(
         "--phases",
-        default=",".join(PHASES),
+        default=",".join(DEFAULT_PHASES),
         help=f"comma-separated subset of {','.join(PHASES)}",
     )
     parser.add_argument(
@@ -80,6 +111,7 @@ def upstream_specs(config: BenchConfig) -> dict[str, dict[str, float]]:
         "fast": config.throughput.upstream.as_dict(),
         "memory": config.memory.upstream.as_dict(),
         "capacity": config.capacity.upstream().as_dict(),
+        "rate": config.rate.upstream.as_dict(),
     }
     for size in config.cpu.sizes:
         specs[f"cpu{size}"] = {"tokens": size, "ttft_ms": 0.0, "gap_ms": config.cpu.gap_ms}
@@ -129,17 +161,44 @@ def stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
 
 def render(path: Path, docs_dir: Path) -> int:
     document = json.loads(path.read_text())
-    print(report.table(document))
-    for written in markdown.write_docs(document, docs_dir):
-        print(f"updated {written}")
+    if "arms" in document:
+        print(sidebyside.table(document))
+        written = [sidebyside.write_docs(document, docs_dir)]
+    else:
+        print(report.table(document))
+        written = markdown.write_docs(document, docs_dir)
+    for path_written in written:
+        print(f"updated {path_written}")
     return 0
+
+
+def redis_answers(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), 1):
+            return True
+    except OSError:
+        return False
+
+
+def choose_arms(args: argparse.Namespace) -> list[str]:
+    if args.peers:
+        return list(ARMS)
+    if args.arms:
+        arms = [arm.strip() for arm in args.arms.split(",") if arm.strip()]
+        unknown = set(arms) - set(ARMS)
+        if unknown:
+            raise SystemExit(f"unknown arms: {', '.join(sorted(unknown))}")
+        return arms
+    return [args.server]
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.render is not None:
         return render(args.render, args.docs_dir)
-    config = PRESETS["smoke" if args.smoke else "full"]
+    arms = choose_arms(args)
+    config = PRESETS["smoke" if args.smoke else "peers" if args.peers else "full"]
     if args.latency_levels:
         levels = tuple(int(level) for level in args.latency_levels.split(","))
         config = dataclasses.replace(
@@ -149,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(phases) - set(PHASES)
     if unknown:
         raise SystemExit(f"unknown phases: {', '.join(sorted(unknown))}")
+    if LITELLM in arms and not Path(args.litellm).exists():
+        raise SystemExit(f"no LiteLLM at {args.litellm}: `make bench-peers` installs it")
     write_docs = args.docs if args.docs is not None else not args.smoke
     stamp = time.strftime("%Y%m%d-%H%M%S")
     run_dir = (args.out / f"{config.name}-{stamp}").resolve()
@@ -166,56 +227,141 @@ def main(argv: list[str] | None = None) -> int:
     processes = Processes(run_dir, cores)
     began = time.monotonic()
     load_at_start = [round(value, 2) for value in os.getloadavg()]
+    redis = args.redis_url if redis_answers(args.redis_url) else None
 
     def log(line: str) -> None:
         print(f"[{time.monotonic() - began:6.1f}s] {line}", flush=True)
 
-    results: dict[str, Any] = {}
+    documents: dict[str, dict[str, Any]] = {}
     try:
         upstreams = processes.upstreams(upstream_specs(config))
         log(f"{len(upstreams)} fake upstreams up; provisioning {database_url.split(':')[0]}")
         api_key = provision(env, upstreams)
-        server = processes.server(args.server, env, "server")
         loadgen = processes.load_generator()
-        log(f"{args.server} serving on port {server.port} (pid {server.pid})")
-
-        def restart_server() -> Server:
-            processes.stop(run.server)
-            fresh = processes.server(args.server, env, "server-fresh")
-            log(f"fresh {args.server} on port {fresh.port}")
-            return fresh
-
-        run = Run(config, loadgen, server, upstreams, api_key, restart_server, log)
-        warm_up(run)
-        for name in phases:
-            log(f"phase {name}")
-            results[name] = PHASES[name](run)
+        for arm in arms:
+            arm_began = time.monotonic()
+            results = measure_arm(
+                arm,
+                args,
+                config,
+                phases,
+                processes,
+                env,
+                upstreams,
+                api_key,
+                loadgen,
+                redis,
+                run_dir,
+                log,
+            )
+            documents[arm] = report.assemble(
+                results,
+                config=config,
+                server=arm,
+                database=database_url.split(":")[0],
+                overrides=overrides,
+                cores=cores.describe(),
+                command=command_line(argv),
+                seconds=time.monotonic() - arm_began,
+            )
     finally:
         processes.stop_all()
         if own_sqlite:
             for path in run_dir.glob("bench.sqlite3*"):
                 path.unlink()
-    document = report.assemble(
-        results,
-        config=config,
-        server=args.server,
-        database=database_url.split(":")[0],
-        overrides=overrides,
-        cores=cores.describe(),
-        command=command_line(argv),
-        seconds=time.monotonic() - began,
-    )
+    if len(arms) == 1:
+        document = documents[arms[0]]
+        document["meta"]["seconds"] = round(time.monotonic() - began, 1)
+    else:
+        document = sidebyside.assemble(documents, seconds=time.monotonic() - began)
     document["meta"]["machine"]["load_average_at_start"] = load_at_start
     json_path = run_dir / "results.json"
     json_path.write_text(json.dumps(document, indent=2, allow_nan=True) + "\n")
     shutil.copyfile(json_path, args.out / "latest.json")
     print()
-    print(report.table(document))
+    print(report.table(document) if len(arms) == 1 else sidebyside.table(document))
     print(f"\nJSON: {json_path}")
     if write_docs:
-        for path in markdown.write_docs(document, args.docs_dir):
+        written = (
+            markdown.write_docs(document, args.docs_dir)
+            if len(arms) == 1
+            else [sidebyside.write_docs(document, args.docs_dir)]
+        )
+        for path in written:
             print(f"updated {path}")
     return 0
+
+
+def measure_arm(
+    arm: str,
+    args: argparse.Namespace,
+    config: BenchConfig,
+    phases: list[str],
+    processes: Processes,
+    env: dict[str, str],
+    upstreams: dict[str, Upstream],
+    api_key: str,
+    loadgen: Any,
+    redis: str | None,
+    run_dir: Path,
+    log: Any,
+) -> dict[str, Any]:
+    """Every phase against one server (fresh for this arm); stopped before the next arm."""
+    if arm == LITELLM:
+        urls = {name: upstream.base_url for name, upstream in upstreams.items()}
+        command: list[str] | None = litellm_command(args.litellm, urls, run_dir)
+        arm_env: dict[str, str | None] = dict(LITELLM_ENV)
+    else:
+        command, arm_env = None, dict(env)
+
+    def start(label: str, cores: frozenset[int] | None = None, **extra: str) -> Server:
+        return processes.server(
+            arm, {**arm_env, **extra}, f"{arm}-{label}", command=command, cores=cores
+        )
+
+    def restart_server() -> Server:
+        processes.stop(run.server)
+        fresh = start("fresh")
+        log(f"fresh {arm} on port {fresh.port}")
+        return fresh
+
+    def start_workers(count: int) -> list[Server]:
+        cpus = sorted(os.sched_getaffinity(0) | (processes.cores.server or set()))
+        prefix = f"bench-{os.getpid()}-{time.monotonic_ns()}"
+        servers = [
+            start(
+                f"worker{index}",
+                frozenset({cpus[-1 - index % len(cpus)]}) if len(cpus) > 1 else None,
+                REDIS_URL=redis or "",
+                CHAT_REDIS_PREFIX=prefix,
+            )
+            for index in range(count)
+        ]
+        log(f"{count} {arm} workers sharing Redis on ports {[s.port for s in servers]}")
+        return servers
+
+    server = start("server")
+    log(f"{arm} serving on port {server.port} (pid {server.pid})")
+    run = Run(
+        config,
+        loadgen,
+        server,
+        upstreams,
+        api_key,
+        restart_server,
+        log,
+        start_workers=start_workers if redis and arm != LITELLM else None,
+        stop=processes.stop,
+        out_dir=run_dir,
+        py_spy=args.py_spy,
+    )
+    warm_up(run)
+    results: dict[str, Any] = {}
+    for name in phases:
+        log(f"{arm}: phase {name}")
+        results[name] = PHASES[name](run)
+    processes.stop(run.server)
+    return results
 
 
 if __name__ == "__main__":

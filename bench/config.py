@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -92,6 +93,23 @@ class CapacityConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class RateConfig:
+    """New answers a second that one server sustains, arriving at a steady rate (open loop).
+
+    A level passes while every answer succeeds, the relay adds at most `max_added_ttft_ms`
+    to the direct arm's TTFT p99, and the p99 gap stays within the upstream's gap +
+    `gap_slack_ms`. Levels rise until one fails.
+    """
+
+    upstream: UpstreamSpec
+    levels: tuple[float, ...]
+    seconds: float
+    max_added_ttft_ms: float = 50.0
+    gap_slack_ms: float = 20.0
+    workers: int = 2  # the scaling phase: this many processes, one per core, sharing Redis
+
+
+@dataclass(frozen=True, slots=True)
 class BenchConfig:
     name: str
     latency: LatencyConfig
@@ -99,6 +117,7 @@ class BenchConfig:
     throughput: ThroughputConfig
     memory: MemoryConfig
     capacity: CapacityConfig
+    rate: RateConfig
     warmup_requests: int
     # A process counts as idle after this long using under 3% of a core.
     idle_window: float = 0.5
@@ -153,6 +172,11 @@ FULL = BenchConfig(
         open_per_second=250,
         first_token_timeout=30,
     ),
+    rate=RateConfig(
+        upstream=UpstreamSpec(tokens=100, ttft_ms=20, gap_ms=25),
+        levels=(5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 100, 120, 150, 200),
+        seconds=6,
+    ),
     warmup_requests=10,
 )
 
@@ -187,9 +211,18 @@ SMOKE = BenchConfig(
         open_per_second=200,
         first_token_timeout=10,
     ),
+    rate=RateConfig(upstream=UpstreamSpec(tokens=5, ttft_ms=0, gap_ms=5), levels=(5,), seconds=0.4),
     warmup_requests=2,
     idle_window=0.1,
     fresh_server_for_memory=False,
 )
 
-PRESETS = {"full": FULL, "smoke": SMOKE}
+# `make bench-peers`: every arm in one run, so fewer latency levels and capacity steps.
+PEERS = dataclasses.replace(
+    FULL,
+    name="peers",
+    latency=dataclasses.replace(FULL.latency, levels=(1, 25)),
+    capacity=dataclasses.replace(FULL.capacity, levels=(25, 100, 250, 500, 1000, 1500, 2000)),
+)
+
+PRESETS = {"full": FULL, "smoke": SMOKE, "peers": PEERS}

@@ -11,6 +11,8 @@ Commands (`op`):
 - `streams`: `requests` streaming requests over `concurrency` keep-alive connections;
   returns every time to first token and a summary of the gaps between tokens.
 - `calls`: non-streaming requests at `concurrency` for `seconds`; returns requests/s.
+- `rate`: open loop: start `per_second` new streaming requests a second for `seconds`, on
+  kept-alive connections spread over the target's ports; returns TTFTs and gaps.
 - `open`: open `count` more streams and hold them; returns once each has a first token.
 - `measure`: collect gaps between tokens on the held streams for `seconds`.
 - `close`: hang up every held stream, as clients closing their tabs would.
@@ -48,6 +50,8 @@ class Target:
     host: str
     port: int
     path: str
+    # Several workers, each on its own port: the `rate` command spreads requests over them.
+    ports: tuple[int, ...]
     headers: dict[str, str]
     body: dict[str, Any]
     # Bytes found in an SSE event carrying a token, in the terminal event of a stream that
@@ -62,6 +66,7 @@ class Target:
             host=raw["host"],
             port=int(raw["port"]),
             path=raw["path"],
+            ports=tuple(int(port) for port in raw.get("ports") or [raw["port"]]),
             headers=dict(raw.get("headers") or {}),
             body=dict(raw["body"]),
             token_marker=raw.get("token_marker", "").encode(),
@@ -258,6 +263,74 @@ class LoadGenerator:
             "seconds": elapsed,
             "requests_per_second": len(latencies) / elapsed,
             "latency_ms": summarise(latencies, MS),
+        }
+
+    async def rate(
+        self,
+        target: dict[str, Any],
+        per_second: float,
+        seconds: float,
+        timeout_seconds: float = 60.0,
+    ) -> dict[str, Any]:
+        """Open loop: a new answer every 1/`per_second` s, however slowly earlier ones go.
+
+        A closed loop slows down with the server and so never shows a queue; new users do
+        not wait for earlier answers to finish. Idle kept-alive connections are reused, as
+        a proxy's pool would; a new one is opened when none is free.
+        """
+        spec = Target.from_json(target)
+        requests = {
+            port: build_request("POST", spec.host, port, spec.path, spec.headers, spec.body)
+            for port in spec.ports
+        }
+        idle: dict[int, list[HttpConnection]] = {port: [] for port in spec.ports}
+        gaps: list[float] = []
+        ttfts: list[float] = []
+        errors: list[str] = []
+        late: list[float] = []
+
+        async def one(port: int) -> None:
+            pool = idle[port]
+            connection = pool.pop() if pool else None
+            clock = TokenClock(spec, gaps)
+            connection, info, started = await send(
+                connection, spec, requests[port], clock, timeout_seconds, errors
+            )
+            if info is None:
+                return
+            problem = failure(info.status, clock)
+            if problem:
+                errors.append(problem)
+            else:
+                ttfts.append(clock.first_token - started)
+            if connection is not None and connection.reusable:
+                pool.append(connection)
+
+        began = time.perf_counter()
+        count = round(per_second * seconds)
+        tasks = []
+        for index in range(count):
+            due = began + index / per_second
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            late.append(max(0.0, time.perf_counter() - due))
+            port = spec.ports[index % len(spec.ports)]
+            tasks.append(asyncio.create_task(one(port)))
+        await asyncio.gather(*tasks)
+        for pool in idle.values():
+            for connection in pool:
+                connection.close()
+        return {
+            "ttft_ms": summarise(ttfts, MS),
+            "gap_ms": summarise(gaps, MS),
+            "started": count,
+            "ok": len(ttfts),
+            "errors": len(errors),
+            "error_samples": sorted(set(errors))[:5],
+            # The load generator itself falling behind its schedule would flatter the server.
+            "start_lag_ms": summarise(late, MS),
+            "seconds": time.perf_counter() - began,
         }
 
     async def open(

@@ -183,6 +183,14 @@ def rows(document: dict[str, Any], targets: dict[str, float]) -> list[Row]:
             label += f" (limit: {capacity['limited_by']})"
         goal = _target(value, targets["streams_held"], at_most=False)
         out.append(Row(label, "streams", None, value, value, *goal))
+    for key in ("rate", "scaling"):
+        if "max_per_second" in document.get(key, {}):
+            found = document[key]
+            label = f"new answers/s, {found['workers']} process{'es' * (found['workers'] > 1)}"
+            if found["limited_by"] != "server":
+                label += f" (limit: {found['limited_by']})"
+            value = float(found["max_per_second"])
+            out.append(Row(label, "answers/s", None, value, value, "", None))
     if "throughput" in document:
         throughput = document["throughput"]
         direct = throughput["direct"]["requests_per_second"]
@@ -206,7 +214,7 @@ def number(value: float | None, unit: str = "") -> str:
         return "-"
     if not math.isfinite(value):
         return "n/a"
-    if unit in ("streams", "req/s") or abs(value) >= 100:
+    if unit in ("streams", "req/s", "answers/s") or abs(value) >= 100:
         return f"{value:,.0f}"
     return f"{value:.3f}" if abs(value) < 1 else f"{value:.2f}"
 

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -143,16 +144,23 @@ class Child:
         *,
         cores: frozenset[int] | None,
         log_path: Path,
-        env: dict[str, str] | None = None,
+        env: Mapping[str, str | None] | None = None,
         pipes: bool = False,
     ) -> None:
         self.name = name
         self.log_path = log_path
         self._log: IO[bytes] = log_path.open("ab")
+        # None takes a variable out of the inherited environment.
+        merged = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        for name, value in (env or {}).items():
+            if value is None:
+                merged.pop(name, None)
+            else:
+                merged[name] = value
         self.process = subprocess.Popen(
             args,
             cwd=PROJECT_DIR,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            env=merged,
             stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
             stdout=subprocess.PIPE if pipes else self._log,
             stderr=self._log,
@@ -278,24 +286,38 @@ def server_command(kind: str, port: int) -> list[str]:
     return [sys.executable] + [part.format(port=port) for part in SERVER_COMMANDS[kind]]
 
 
-class Server(Child):
-    """The project, served as it is deployed (daphne by default)."""
+def answers_http(port: int, timeout: float) -> bool:
+    """True once something on `port` answers an HTTP request with a status line.
 
-    def __init__(self, kind: str, **kwargs: Any) -> None:
+    Listening is not enough: granian listens before its worker has loaded Django, and a
+    first request would then pay for the whole start-up.
+    """
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as probe:
+            probe.settimeout(timeout)
+            probe.sendall(b"GET /static/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            return probe.recv(5) == b"HTTP/"
+    except OSError:
+        return False
+
+
+class Server(Child):
+    """A server under test: the project as it is deployed (daphne by default), or a peer."""
+
+    def __init__(self, kind: str, command: list[str] | None = None, **kwargs: Any) -> None:
         self.kind = kind
         self.port = free_port()
-        super().__init__(kind, server_command(kind, self.port), **kwargs)
+        args = [part.format(port=self.port) for part in command or []]
+        super().__init__(kind, args or server_command(kind, self.port), **kwargs)
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             self.check_alive()
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"{self.kind} did not listen within {START_TIMEOUT}s")
+            if answers_http(self.port, timeout=max(0.2, deadline - time.monotonic())):
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.kind} did not answer within {START_TIMEOUT}s")
 
 
 class LoadGenerator(Child):
@@ -356,9 +378,24 @@ class Processes:
             upstream.wait_ready()
         return started
 
-    def server(self, kind: str, env: dict[str, str], label: str) -> Server:
+    def server(
+        self,
+        kind: str,
+        env: Mapping[str, str | None],
+        label: str,
+        *,
+        command: list[str] | None = None,
+        cores: frozenset[int] | None = None,
+    ) -> Server:
+        """Start a server (on the server core unless `cores` says otherwise); wait for it."""
         server = self._add(
-            Server(kind, cores=self.cores.server, env=env, log_path=self.log_dir / f"{label}.log")
+            Server(
+                kind,
+                command,
+                cores=cores or self.cores.server,
+                env=env,
+                log_path=self.log_dir / f"{label}.log",
+            )
         )
         server.wait_ready()
         return server

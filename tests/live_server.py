@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -14,16 +13,10 @@ from typing import Any
 
 from django.db import connection
 
-from bench.servers import process_tree, server_command
+from bench.servers import answers_http, free_port, process_tree, server_command
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_database_url() -> str:
@@ -74,21 +67,11 @@ class LiveServer:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.kind} exited at start:\n{self.output()}")
-            if self._answers():
+            if answers_http(self.port, timeout=START_TIMEOUT / 2):
                 return
             time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"{self.kind} did not listen within {START_TIMEOUT}s:\n{self.output()}")
-
-    def _answers(self) -> bool:
-        """True once the app answers HTTP: granian listens before its worker has loaded."""
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as probe:
-                probe.settimeout(max(0.2, START_TIMEOUT / 2))
-                probe.sendall(b"GET /static/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
-                return probe.recv(5) == b"HTTP/"
-        except OSError:
-            return False
 
     def output(self) -> str:
         return Path(self.log.name).read_text(errors="replace")
