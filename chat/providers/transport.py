@@ -1,296 +1,224 @@
-"""httpx over plain asyncio protocols: the provider client's sockets, cheaper per chunk.
+"""httpx's client over our own HTTP/1.1 connections: the provider client's wire, cheaper per chunk.
 
-httpx's default backend goes through anyio, which for every read of a streamed body opens
-a cancel scope, schedules and cancels a timer, and pauses then resumes the socket reader
-(two epoll calls). A relayed answer is thousands of small reads, so that is most of what
-the relay spends per token beyond our own code (see docs/benchmarks.md). This backend
-keeps one buffer per connection, reads without touching the selector, and enforces the
-read timeout with one lazily re-armed timer per connection instead of one per read.
+httpx stays the API (requests, timeouts, headers, the Response the providers read); this
+transport replaces httpcore underneath. Per streamed chunk, httpcore costs an h11 parse
+in Python plus several layers of async generators, and (on its default backend) an anyio
+cancel scope, a timer and two epoll calls: most of what the relay spent per token beyond
+our own code (docs/benchmarks.md). `chat.providers.connection` parses with httptools
+(llhttp, in C) from `data_received`.
 
-httpcore's network-backend interface is public; httpx just has no argument to pass one,
-so `AsyncioTransport` builds its connection pool itself (httpx is pinned; a version that
-renames `_pool` fails tests/test_provider_transport.py, not production silently).
+The pool keeps idle keep-alive connections per origin (scheme, host, port), at most
+`max_keepalive_connections` of them, each for `keepalive_expiry` seconds, and opens at most
+`max_connections` in all; a request waits up to the pool timeout for a free one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import select
-import socket
 import ssl
-from collections.abc import Iterable
-from typing import Any, cast
+import time
+from collections import deque
+from collections.abc import AsyncIterator
 
-import httpcore
 import httpx
 
-# Stop reading from a socket whose unread data passes this; resume below a quarter of it.
-HIGH_WATER = 256 * 1024
+from chat.providers.connection import HIGH_WATER, UpstreamConnection
 
-SocketOption = (
-    tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
-)
+__all__ = ["HIGH_WATER", "AsyncioTransport", "ConnectionPool"]
 
-
-class _Expired(Exception):
-    """A wait ran past its deadline."""
+Origin = tuple[str, str, int]
+# Headers we write ourselves: the body is sent whole, with its length.
+FRAMING = {b"content-length", b"transfer-encoding"}
 
 
-def socket_readable(sock: socket.socket | None) -> bool:
-    """True if the peer sent data or closed: for an idle pooled connection, it is done."""
-    if sock is None or sock.fileno() < 0:
-        return True
-    poller = select.poll()
-    poller.register(sock, select.POLLIN)
-    return bool(poller.poll(0))
+class ConnectionPool:
+    def __init__(
+        self, *, max_connections: int, max_keepalive: int, keepalive_expiry: float
+    ) -> None:
+        # Made with the pool, so a test can trust its own certificate authority.
+        self.ssl_context = httpx.create_ssl_context()
+        self.max_connections = max_connections
+        self.max_keepalive = max_keepalive
+        self.keepalive_expiry = keepalive_expiry
+        self.idle: dict[Origin, list[UpstreamConnection]] = {}
+        self.open = 0
+        self.waiting: deque[asyncio.Future[None]] = deque()
 
-
-class _Connection(asyncio.Protocol):
-    """Bytes received and not yet read, and the one reader waiting for them."""
-
-    def __init__(self) -> None:
-        self.transport: asyncio.Transport | None = None
-        # A list, not a deque: it holds one chunk at a time or two, and an empty deque
-        # costs 600 bytes, on every open stream.
-        self.chunks: list[bytes] = []
-        self.buffered = 0
-        self.eof = False
-        self.error: Exception | None = None
-        self.reading_paused = False
-        self.waiter: asyncio.Future[None] | None = None
-        self.deadline = 0.0
-        self.timer: asyncio.TimerHandle | None = None
-        self.writing_paused = False
-        self.drained: asyncio.Future[None] | None = None
-
-    # -- asyncio.Protocol --
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # Duck-typed, never isinstance: uvloop's TCPTransport (uvicorn's and granian's loop)
-        # is no subclass of asyncio.Transport, and a failing check here is swallowed by the
-        # loop, leaving a connection that never delivers a byte.
-        self.transport = cast(asyncio.Transport, transport)
-
-    def data_received(self, data: bytes) -> None:
-        self.chunks.append(data)
-        self.buffered += len(data)
-        if self.buffered > HIGH_WATER and not self.reading_paused and self.transport:
-            self.reading_paused = True
-            self.transport.pause_reading()
-        self._wake()
-
-    def eof_received(self) -> bool:
-        self.eof = True
-        self._wake()
-        return False  # close our side too
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.eof = True
-        self.error = exc
-        self._wake()
-        self.cancel_timer()
-        if self.drained is not None and not self.drained.done():
-            self.drained.set_result(None)
-
-    def pause_writing(self) -> None:
-        self.writing_paused = True
-
-    def resume_writing(self) -> None:
-        self.writing_paused = False
-        if self.drained is not None and not self.drained.done():
-            self.drained.set_result(None)
-
-    # -- reading --
-
-    def _wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    async def wait_for_data(self, seconds: float | None) -> None:
-        loop = asyncio.get_running_loop()
-        waiter = self.waiter = loop.create_future()
-        if seconds is not None:
-            # Push the deadline back; the timer already pending re-arms itself when it
-            # fires early, so a busy stream costs one timer per `seconds`, not per read.
-            self.deadline = loop.time() + seconds
-            if self.timer is not None and self.timer.when() > self.deadline:
-                self.cancel_timer()  # a shorter timeout than the pending timer's
-            if self.timer is None:
-                self.timer = loop.call_at(self.deadline, self._on_timer)
+    async def acquire(
+        self, origin: Origin, timeouts: dict[str, float | None]
+    ) -> UpstreamConnection:
         try:
-            await waiter
-        finally:
-            self.waiter = None
+            async with asyncio.timeout(timeouts.get("pool")):
+                connection = await self._wait_for_room(origin)
+        except TimeoutError as error:
+            raise httpx.PoolTimeout("no free connection to the provider") from error
+        if connection is not None:
+            return connection
+        self.open += 1
+        try:
+            return await self.connect(origin, timeouts.get("connect"))
+        except BaseException:
+            self._freed()
+            raise
 
-    def _on_timer(self) -> None:
-        self.timer = None
-        waiter = self.waiter
-        if waiter is None or waiter.done():
-            return
-        loop = asyncio.get_running_loop()
-        if loop.time() < self.deadline:
-            self.timer = loop.call_at(self.deadline, self._on_timer)
-        else:
-            waiter.set_exception(_Expired())
-
-    def cancel_timer(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-
-    def take(self, max_bytes: int) -> bytes:
-        data = self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
-        self.chunks.clear()
-        if len(data) > max_bytes:
-            self.chunks.append(data[max_bytes:])
-            data = data[:max_bytes]
-        self.buffered -= len(data)
-        if self.reading_paused and self.buffered <= HIGH_WATER // 4 and self.transport:
-            self.reading_paused = False
-            self.transport.resume_reading()
-        return data
-
-
-class AsyncioStream(httpcore.AsyncNetworkStream):
-    def __init__(self, transport: asyncio.Transport, connection: _Connection) -> None:
-        self._transport = transport
-        self._connection = connection
-        connection.transport = transport
-
-    # httpcore's interface passes `timeout` (hence the noqa on these signatures).
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
-        connection = self._connection
-        while not connection.chunks:
-            if connection.eof:
-                if connection.error is not None:
-                    raise httpcore.ReadError(str(connection.error) or "connection reset")
-                return b""
+    async def _wait_for_room(self, origin: Origin) -> UpstreamConnection | None:
+        """An idle connection to `origin`, or None once there is room to open one."""
+        while True:
+            connection = self._idle_connection(origin)
+            if connection is not None:
+                return connection
+            if self.open < self.max_connections or self._close_one_idle():
+                return None
+            waiter = asyncio.get_running_loop().create_future()
+            self.waiting.append(waiter)
             try:
-                await connection.wait_for_data(timeout)
-            except _Expired as error:
-                raise httpcore.ReadTimeout("timed out reading from the server") from error
-        return connection.take(max_bytes)
+                await waiter
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake_one()  # woken, then cancelled: the room goes to the next one
+                raise
+            finally:
+                if waiter in self.waiting:
+                    self.waiting.remove(waiter)
 
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
-        if not buffer:
-            return
-        connection = self._connection
-        if connection.eof or self._transport.is_closing():
-            raise httpcore.WriteError("the connection is closed")
-        self._transport.write(buffer)
-        if not connection.writing_paused:
-            return
+    def _idle_connection(self, origin: Origin) -> UpstreamConnection | None:
+        idle = self.idle.get(origin)
+        now = time.monotonic()
+        while idle:
+            connection = idle.pop()
+            if not connection.closed and now - connection.idle_since < self.keepalive_expiry:
+                return connection
+            self.discard(connection)
+        return None
+
+    def _close_one_idle(self) -> bool:
+        """At the limit, an idle connection to another provider makes room for this one."""
+        for idle in self.idle.values():
+            if idle:
+                self.discard(idle.pop(0))
+                return True
+        return False
+
+    async def connect(self, origin: Origin, timeout: float | None) -> UpstreamConnection:  # noqa: ASYNC109
+        scheme, host, port = origin
         loop = asyncio.get_running_loop()
-        drained = connection.drained = loop.create_future()
+        tls = self.ssl_context if scheme == "https" else None
         try:
             async with asyncio.timeout(timeout):
-                await drained
+                _transport, connection = await loop.create_connection(
+                    lambda: UpstreamConnection(origin),
+                    host,
+                    port,
+                    ssl=tls,
+                    server_hostname=host if tls else None,
+                )
         except TimeoutError as error:
-            raise httpcore.WriteTimeout("timed out writing to the server") from error
-        finally:
-            connection.drained = None
-        if connection.error is not None:
-            raise httpcore.WriteError(str(connection.error))
+            raise httpx.ConnectTimeout(f"timed out connecting to {host}:{port}") from error
+        except (OSError, ssl.SSLError) as error:
+            raise httpx.ConnectError(str(error)) from error
+        return connection
+
+    def release(self, connection: UpstreamConnection) -> None:
+        """A connection whose response has ended: kept for the next request, or closed."""
+        idle = self.idle.setdefault(connection.origin, [])
+        if connection.reusable and len(idle) < self.max_keepalive:
+            connection.reset()
+            idle.append(connection)
+            self._wake_one()
+        else:
+            self.discard(connection)
+
+    def discard(self, connection: UpstreamConnection) -> None:
+        connection.close()
+        self._freed()
+
+    def _freed(self) -> None:
+        self.open -= 1
+        self._wake_one()
+
+    def _wake_one(self) -> None:
+        while self.waiting:
+            waiter = self.waiting.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def close(self) -> None:
+        for idle in self.idle.values():
+            for connection in idle:
+                connection.close()
+        self.idle.clear()
+
+
+class ResponseBody(httpx.AsyncByteStream):
+    """The body as it arrives; closing it early closes the connection (a stop upstream)."""
+
+    def __init__(
+        self, pool: ConnectionPool, connection: UpstreamConnection, read_timeout: float | None
+    ) -> None:
+        self.pool = pool
+        self.connection: UpstreamConnection | None = connection
+        self.read_timeout = read_timeout
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        connection = self.connection
+        while connection is not None:
+            chunk = await connection.read_body(self.read_timeout)
+            if not chunk:
+                break
+            yield chunk
+        await self.aclose()
 
     async def aclose(self) -> None:
-        self._connection.cancel_timer()
-        self._transport.close()
-
-    async def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109
-    ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(timeout):
-                transport = await loop.start_tls(
-                    self._transport, self._connection, ssl_context, server_hostname=server_hostname
-                )
-        except TimeoutError as error:
-            self._transport.close()
-            raise httpcore.ConnectTimeout("timed out in the TLS handshake") from error
-        except (OSError, ssl.SSLError) as error:
-            self._transport.close()
-            raise httpcore.ConnectError(str(error)) from error
-        if transport is None:
-            raise httpcore.ConnectError("the connection closed during the TLS handshake")
-        return AsyncioStream(transport, self._connection)
-
-    def get_extra_info(self, info: str) -> Any:
-        transport = self._transport
-        if info == "is_readable":
-            connection = self._connection
-            return (
-                connection.eof
-                or bool(connection.chunks)
-                or socket_readable(transport.get_extra_info("socket"))
-            )
-        names = {
-            "ssl_object": "ssl_object",
-            "client_addr": "sockname",
-            "server_addr": "peername",
-            "socket": "socket",
-        }
-        return transport.get_extra_info(names[info]) if info in names else None
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            if connection.complete:
+                self.pool.release(connection)
+            else:
+                self.pool.discard(connection)
 
 
-class AsyncioBackend(httpcore.AsyncNetworkBackend):
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109
-        local_address: str | None = None,
-        socket_options: Iterable[SocketOption] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        local = (local_address, 0) if local_address else None
-        try:
-            async with asyncio.timeout(timeout):
-                transport, connection = await loop.create_connection(
-                    _Connection, host, port, local_addr=local
-                )
-        except TimeoutError as error:
-            raise httpcore.ConnectTimeout(f"timed out connecting to {host}:{port}") from error
-        except OSError as error:
-            raise httpcore.ConnectError(str(error)) from error
-        sock = transport.get_extra_info("socket")
-        for option in socket_options or ():
-            sock.setsockopt(*option)
-        return AsyncioStream(transport, connection)
-
-    async def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,  # noqa: ASYNC109
-        socket_options: Iterable[SocketOption] | None = None,
-    ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        try:
-            async with asyncio.timeout(timeout):
-                transport, connection = await loop.create_unix_connection(_Connection, path)
-        except TimeoutError as error:
-            raise httpcore.ConnectTimeout(f"timed out connecting to {path}") from error
-        except OSError as error:
-            raise httpcore.ConnectError(str(error)) from error
-        return AsyncioStream(transport, connection)
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
+def request_head(request: httpx.Request, body: bytes) -> bytes:
+    target = request.url.raw_path
+    lines = [request.method.encode() + b" " + target + b" HTTP/1.1"]
+    lines += [
+        name + b": " + value for name, value in request.headers.raw if name.lower() not in FRAMING
+    ]
+    if body or request.method in ("POST", "PUT", "PATCH"):
+        lines.append(b"Content-Length: %d" % len(body))
+    return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
-class AsyncioTransport(httpx.AsyncHTTPTransport):
-    """httpx's HTTP/1.1 transport with `AsyncioBackend` underneath; otherwise the same."""
+class AsyncioTransport(httpx.AsyncBaseTransport):
+    """HTTP/1.1 to providers on `UpstreamConnection`s, for `httpx.AsyncClient(transport=…)`."""
 
     def __init__(self, *, limits: httpx.Limits) -> None:
-        # Not super().__init__(): it would build a pool on anyio that we would throw away.
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=AsyncioBackend(),
+        self.pool = ConnectionPool(
+            max_connections=limits.max_connections or 100_000,
+            max_keepalive=limits.max_keepalive_connections or 0,
+            keepalive_expiry=limits.keepalive_expiry or 0.0,
         )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        if url.scheme not in ("http", "https"):
+            raise httpx.UnsupportedProtocol(f"unsupported URL scheme {url.scheme!r}")
+        origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
+        timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
+        body = await request.aread()
+        connection = await self.pool.acquire(origin, timeouts)
+        try:
+            await connection.send(request_head(request, body) + body, timeouts.get("write"))
+            await connection.read_head(timeouts.get("read"))
+        except BaseException:
+            self.pool.discard(connection)
+            raise
+        return httpx.Response(
+            connection.status,
+            headers=connection.headers,
+            stream=ResponseBody(self.pool, connection, timeouts.get("read")),
+            extensions={"http_version": b"HTTP/1.1", "reason_phrase": connection.reason},
+        )
+
+    async def aclose(self) -> None:
+        self.pool.close()

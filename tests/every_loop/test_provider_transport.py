@@ -17,7 +17,7 @@ import pytest
 
 from chat.providers import http as provider_http
 from chat.providers import transport as transport_module
-from chat.providers.transport import HIGH_WATER, AsyncioBackend, AsyncioTransport
+from chat.providers.transport import HIGH_WATER, AsyncioTransport, ConnectionPool
 from tests.tls_proxy import self_signed_certificate
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
@@ -59,17 +59,19 @@ def client(read_timeout: float = 5.0) -> httpx.AsyncClient:
     )
 
 
-async def test_the_provider_client_runs_on_the_asyncio_backend(
+async def test_the_provider_client_runs_on_our_connections(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     connects: list[str] = []
-    original = AsyncioBackend.connect_tcp
+    original = ConnectionPool.connect
 
-    async def counting(self: AsyncioBackend, host: str, port: int, **kwargs: object) -> object:
-        connects.append(host)
-        return await original(self, host, port, **kwargs)  # type: ignore[arg-type]
+    async def counting(
+        self: ConnectionPool, origin: tuple[str, str, int], timeout: float
+    ) -> object:
+        connects.append(origin[1])
+        return await original(self, origin, timeout)
 
-    monkeypatch.setattr(AsyncioBackend, "connect_tcp", counting)
+    monkeypatch.setattr(ConnectionPool, "connect", counting)
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_head(reader)
@@ -183,4 +185,33 @@ async def test_https_answers_arrive_whole_over_one_pooled_connection(
     async with serving(two_chunked_answers, server_tls) as (url, accepted), client() as http:
         assert (await http.get(url)).text == "sécure"
         assert (await http.get(url)).text == "sécure"
+    assert len(accepted) == 1
+
+
+async def test_requests_beyond_the_connection_limit_wait_for_one_to_be_free() -> None:
+    release = asyncio.Event()
+
+    async def slow_then_fast(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for body in (b"first", b"second"):
+            await read_head(reader)
+            if body == b"first":
+                await release.wait()
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            await writer.drain()
+
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    transport = AsyncioTransport(limits=limits)
+    async with (
+        serving(slow_then_fast) as (url, accepted),
+        httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(5.0, pool=0.2)) as http,
+    ):
+        first = asyncio.create_task(http.get(url))
+        await asyncio.sleep(0.05)
+        with pytest.raises(httpx.PoolTimeout):
+            await http.get(url)
+        second = asyncio.create_task(http.get(url))
+        await asyncio.sleep(0.05)
+        release.set()
+        assert (await first).text == "first"
+        assert (await second).text == "second"
     assert len(accepted) == 1
