@@ -27,6 +27,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -36,8 +37,16 @@ from bench import markdown, report, sidebyside
 from bench.config import PRESETS, BenchConfig
 from bench.peers import LITELLM, LITELLM_ENV, litellm_command
 from bench.phases import DEFAULT_PHASES, PHASES
-from bench.run import Run, warm_up
-from bench.servers import PROJECT_DIR, SERVERS, CorePlan, Processes, Server, Upstream
+from bench.run import Log, Run, warm_up
+from bench.servers import (
+    PROJECT_DIR,
+    SERVERS,
+    CorePlan,
+    LoadGenerator,
+    Processes,
+    Server,
+    Upstream,
+)
 
 ARMS = (*SERVERS, LITELLM)
 PEERS_VENV_LITELLM = PROJECT_DIR / "bench-results" / "peers-venv" / "bin" / "litellm"
@@ -242,16 +251,8 @@ def main(argv: list[str] | None = None) -> int:
             arm_began = time.monotonic()
             results = measure_arm(
                 arm,
-                args,
-                config,
-                phases,
-                processes,
-                env,
-                upstreams,
-                api_key,
-                loadgen,
+                Setting(args, config, phases, processes, env, upstreams, api_key, loadgen),
                 redis,
-                run_dir,
                 log,
             )
             documents[arm] = report.assemble(
@@ -292,27 +293,30 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def measure_arm(
-    arm: str,
-    args: argparse.Namespace,
-    config: BenchConfig,
-    phases: list[str],
-    processes: Processes,
-    env: dict[str, str],
-    upstreams: dict[str, Upstream],
-    api_key: str,
-    loadgen: Any,
-    redis: str | None,
-    run_dir: Path,
-    log: Any,
-) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """What every arm of a run shares."""
+
+    args: argparse.Namespace
+    config: BenchConfig
+    phases: list[str]
+    processes: Processes
+    env: dict[str, str]
+    upstreams: dict[str, Upstream]
+    api_key: str
+    loadgen: LoadGenerator
+
+
+def measure_arm(arm: str, setting: Setting, redis: str | None, log: Log) -> dict[str, Any]:
     """Every phase against one server (fresh for this arm); stopped before the next arm."""
+    args, config, processes = setting.args, setting.config, setting.processes
+    upstreams, run_dir = setting.upstreams, processes.log_dir
     if arm == LITELLM:
         urls = {name: upstream.base_url for name, upstream in upstreams.items()}
         command: list[str] | None = litellm_command(args.litellm, urls, run_dir)
         arm_env: dict[str, str | None] = dict(LITELLM_ENV)
     else:
-        command, arm_env = None, dict(env)
+        command, arm_env = None, dict(setting.env)
 
     def start(label: str, cores: frozenset[int] | None = None, **extra: str) -> Server:
         return processes.server(
@@ -344,10 +348,10 @@ def measure_arm(
     log(f"{arm} serving on port {server.port} (pid {server.pid})")
     run = Run(
         config,
-        loadgen,
+        setting.loadgen,
         server,
         upstreams,
-        api_key,
+        setting.api_key,
         restart_server,
         log,
         start_workers=start_workers if redis and arm != LITELLM else None,
@@ -357,7 +361,7 @@ def measure_arm(
     )
     warm_up(run)
     results: dict[str, Any] = {}
-    for name in phases:
+    for name in setting.phases:
         log(f"{arm}: phase {name}")
         results[name] = PHASES[name](run)
     processes.stop(run.server)

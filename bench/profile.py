@@ -1,4 +1,4 @@
-"""Where the server's CPU goes: py-spy on the server while it relays 1,000-token answers.
+"""Where the server's CPU goes: py-spy on the server relaying long answers, then short ones.
 
     python -m bench --arms daphne,uvicorn --phases profile --py-spy PATH   (make bench-profile)
     python -m bench.profile bench-results/.../profile-daphne.txt          # summarise again
@@ -23,7 +23,8 @@ from typing import Any
 from bench.run import Run
 from bench.servers import process_tree
 
-PROFILE_UPSTREAM = "cpu1000"
+CHUNKS_UPSTREAM = "cpu1000"
+REQUESTS_UPSTREAM = "fast"
 FRAME = re.compile(r"^(?P<function>.*) \((?P<file>[^()]*)\)$")
 SITE = "site-packages/"
 # These packages are large: their second level says more (django/db vs django/core).
@@ -72,17 +73,15 @@ def summarise(path: Path, top: int = 25) -> dict[str, Any]:
     return {"samples": samples, "self": shares(own), "total": shares(on_stack)}
 
 
-def profile(run: Run) -> dict[str, Any]:
-    if run.py_spy is None or run.out_dir is None:
-        return {"skipped": "no py-spy (make bench-profile installs it)"}
-    config = run.config.cpu
-    requests = config.requests[max(config.sizes)] * 2
-    output = run.out_dir / f"profile-{run.server.kind}.txt"
-    # Every process of the server: granian relays in a child.
-    pids = process_tree(run.server.pid)
+def record(run: Run, label: str, upstream: str, requests: int) -> dict[str, Any]:
+    """py-spy on the server while the load generator streams `requests` answers."""
+    assert run.py_spy is not None and run.out_dir is not None
+    output = run.out_dir / f"profile-{run.server.kind}-{label}.txt"
+    # The process that serves: granian's is a child of the one we started.
+    pid = process_tree(run.server.pid)[-1]
     spy = subprocess.Popen(
         [
-            *(run.py_spy, "record", "--pid", str(pids[-1]), "--rate", "250", "--format", "raw"),
+            *(run.py_spy, "record", "--pid", str(pid), "--rate", "250", "--format", "raw"),
             *("--gil", "--full-filenames", "--nolineno", "--output", str(output)),
         ],
         stdout=subprocess.DEVNULL,
@@ -91,10 +90,10 @@ def profile(run: Run) -> dict[str, Any]:
     )
     time.sleep(1.0)  # attached
     began = time.monotonic()
-    run.loadgen.call(
+    result = run.loadgen.call(
         "streams",
-        target=run.relay(PROFILE_UPSTREAM),
-        concurrency=config.concurrency,
+        target=run.relay(upstream),
+        concurrency=run.config.cpu.concurrency,
         requests=requests,
     )
     seconds = time.monotonic() - began
@@ -104,8 +103,21 @@ def profile(run: Run) -> dict[str, Any]:
         return {"skipped": f"py-spy wrote nothing: {errors.strip()[-300:]}"}
     summary = summarise(output)
     top = ", ".join(f"{row['where']} {row['percent']:.0f}%" for row in summary["self"][:5])
-    run.log(f"profile {run.server.kind}: {summary['samples']} samples, {seconds:.1f} s; {top}")
-    return {"answers": requests, "tokens": max(config.sizes), "raw": output.name, **summary}
+    run.log(
+        f"profile {run.server.kind} {label}: {summary['samples']} samples, {seconds:.1f} s; {top}"
+    )
+    return {"answers": result["ok"], "tokens": result["tokens"], "raw": output.name, **summary}
+
+
+def profile(run: Run) -> dict[str, Any]:
+    """Per chunk: 1,000-token answers. Per request: 20-token answers, no gap."""
+    if run.py_spy is None or run.out_dir is None:
+        return {"skipped": "no py-spy (make bench-profile installs it)"}
+    config = run.config.cpu
+    return {
+        "chunks": record(run, "chunks", CHUNKS_UPSTREAM, config.requests[max(config.sizes)] * 2),
+        "requests": record(run, "requests", REQUESTS_UPSTREAM, config.requests[min(config.sizes)]),
+    }
 
 
 def main(argv: list[str]) -> int:

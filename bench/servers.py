@@ -14,6 +14,7 @@ import os
 import re
 import resource
 import selectors
+import shlex
 import signal
 import socket
 import subprocess
@@ -241,42 +242,16 @@ class Upstream(Child):
 # uvloop (uvicorn with httptools, as `uvicorn[standard]` does); Django and Channels have no
 # lifespan, so it is off, and granian's `asginl` is its ASGI interface without lifespan.
 SERVER_COMMANDS: dict[str, list[str]] = {
-    "daphne": ["-m", "daphne", "-b", "127.0.0.1", "-p", "{port}", "chatsite.asgi:application"],
-    "uvicorn": [
-        "-m",
-        "uvicorn",
-        "chatsite.asgi:application",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "{port}",
-        "--loop",
-        "uvloop",
-        "--http",
-        "httptools",
-        "--ws",
-        "websockets-sansio",
-        "--lifespan",
-        "off",
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ],
-    "granian": [
-        "-m",
-        "granian",
-        "--interface",
-        "asginl",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "{port}",
-        "--loop",
-        "uvloop",
-        "--log-level",
-        "warning",
-        "chatsite.asgi:application",
-    ],
+    "daphne": shlex.split("-m daphne -b 127.0.0.1 -p {port} chatsite.asgi:application"),
+    "uvicorn": shlex.split(
+        "-m uvicorn chatsite.asgi:application --host 127.0.0.1 --port {port} --loop uvloop"
+        " --http httptools --ws websockets-sansio --lifespan off --no-access-log"
+        " --log-level warning"
+    ),
+    "granian": shlex.split(
+        "-m granian --interface asginl --host 127.0.0.1 --port {port} --loop uvloop"
+        " --log-level warning chatsite.asgi:application"
+    ),
 }
 SERVERS = tuple(SERVER_COMMANDS)
 
