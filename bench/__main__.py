@@ -265,6 +265,10 @@ def main(argv: list[str] | None = None) -> int:
                 command=command_line(argv),
                 seconds=time.monotonic() - arm_began,
             )
+            # Kept as soon as measured: a later arm that fails loses only itself.
+            (run_dir / f"arm-{arm}.json").write_text(
+                json.dumps(documents[arm], indent=2, allow_nan=True) + "\n"
+            )
     finally:
         processes.stop_all()
         if own_sqlite:

@@ -174,7 +174,7 @@ FULL = BenchConfig(
     ),
     rate=RateConfig(
         upstream=UpstreamSpec(tokens=100, ttft_ms=20, gap_ms=25),
-        levels=(5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 100, 120, 150, 200),
+        levels=(1, 2, 5, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 100, 120, 150, 200),
         seconds=6,
     ),
     warmup_requests=10,

@@ -42,6 +42,8 @@ def machine() -> dict[str, Any]:
 
 
 def git_commit() -> str:
+    if os.environ.get("BENCH_COMMIT"):  # a run from an exported copy of the tree
+        return os.environ["BENCH_COMMIT"]
     try:
         done = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],

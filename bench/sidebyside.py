@@ -29,6 +29,13 @@ def _get(document: dict[str, Any], *path: str | int) -> float:
     return float(value) if isinstance(value, int | float) else NAN
 
 
+def _over(numerator: float, denominator: float) -> float:
+    """A ratio, NaN when either side is missing or the denominator is zero."""
+    if not (math.isfinite(numerator) and math.isfinite(denominator)) or denominator == 0:
+        return NAN
+    return numerator / denominator
+
+
 def _memory_at_most(document: dict[str, Any]) -> float:
     levels = document.get("memory", {}).get("levels") or [{}]
     return _get(levels[-1], "kb_per_stream")
@@ -41,6 +48,8 @@ class Figure:
     lower_is_better: bool
     relay: Pick
     direct: Pick | None = None
+    # Which phase's `limited_by` to show beside a figure that stopped at the harness.
+    limit_of: str = ""
 
 
 FIGURES = (
@@ -88,18 +97,21 @@ FIGURES = (
         "answers/s",
         False,
         lambda d: _get(d, "rate", "max_per_second"),
+        limit_of="rate",
     ),
     Figure(
         "new answers/s, two processes on two cores (Redis)",
         "answers/s",
         False,
         lambda d: _get(d, "scaling", "max_per_second"),
+        limit_of="scaling",
     ),
     Figure(
         "streams held, p99 gap ≤ gap + 20 ms",
         "streams",
         False,
         lambda d: _get(d, "capacity", "max_streams"),
+        limit_of="capacity",
     ),
     Figure("memory per open stream, most streams held", "KB", True, _memory_at_most),
 )
@@ -128,6 +140,10 @@ def rows(arms: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     first = next(iter(arms.values()))
     for figure in FIGURES:
         values = {arm: figure.relay(document) for arm, document in arms.items()}
+        limits = {
+            arm: document.get(figure.limit_of, {}).get("limited_by", "")
+            for arm, document in arms.items()
+        }
         best = _best([values[arm] for arm in _ours(arms)], figure.lower_is_better)
         out.append(
             {
@@ -135,69 +151,63 @@ def rows(arms: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 "unit": figure.unit,
                 "direct": figure.direct(first) if figure.direct else NAN,
                 "arms": values,
+                "harness_limited": [arm for arm, limit in limits.items() if limit == "harness"],
                 "advantage": _advantage(best, values.get(LITELLM, NAN), figure.lower_is_better),
             }
         )
     return out
 
 
+def _chunk(d: dict[str, Any]) -> float:
+    return _get(d, "cpu", "relay", "ms_per_chunk")
+
+
+def _ttft(d: dict[str, Any]) -> float:
+    return _get(d, "latency", "levels", 0, "added_ttft_p50_ms")
+
+
+def _rate(d: dict[str, Any]) -> float:
+    return _get(d, "rate", "max_per_second")
+
+
+def _calls(d: dict[str, Any]) -> float:
+    return _get(d, "throughput", "relay", "requests_per_second")
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
+    """`pick(ours)`, divided by `pick(LiteLLM)` if `per_peer`, or by `baseline(ours)`."""
+
     text: str
-    value: Callable[[dict[str, Any], dict[str, Any] | None], float]
+    pick: Pick
     limit: float
     at_most: bool
+    per_peer: bool = False
+    baseline: Pick | None = None
+
+    def value(self, ours: dict[str, Any], peer: dict[str, Any] | None) -> float:
+        if self.per_peer:
+            return _over(self.pick(ours), self.pick(peer) if peer else NAN)
+        if self.baseline is not None:
+            return _over(self.pick(ours), self.baseline(ours))
+        return self.pick(ours)
 
 
 TARGETS = (
     Target(
         "CPU per chunk ≤ 1.5x the upstream's own",
-        lambda d, _p: (
-            _get(d, "cpu", "relay", "ms_per_chunk") / _get(d, "cpu", "direct", "ms_per_chunk")
-        ),
+        _chunk,
         1.5,
         True,
+        baseline=lambda d: _get(d, "cpu", "direct", "ms_per_chunk"),
     ),
-    Target(
-        "CPU per chunk ≤ 1/10 of LiteLLM's",
-        lambda d, p: (
-            _get(d, "cpu", "relay", "ms_per_chunk") / _get(p or {}, "cpu", "relay", "ms_per_chunk")
-        ),
-        0.1,
-        True,
-    ),
-    Target(
-        "added TTFT p50, 1 stream ≤ 1/4 of LiteLLM's",
-        lambda d, p: (
-            _get(d, "latency", "levels", 0, "added_ttft_p50_ms")
-            / _get(p or {}, "latency", "levels", 0, "added_ttft_p50_ms")
-        ),
-        0.25,
-        True,
-    ),
-    Target(
-        "added TTFT p50, 1 stream ≤ 2 ms",
-        lambda d, _p: _get(d, "latency", "levels", 0, "added_ttft_p50_ms"),
-        2.0,
-        True,
-    ),
-    Target(
-        "new answers/s per core ≥ 10x LiteLLM's",
-        lambda d, p: _get(d, "rate", "max_per_second") / _get(p or {}, "rate", "max_per_second"),
-        10.0,
-        False,
-    ),
-    Target(
-        "non-streaming requests/s ≥ 5x LiteLLM's",
-        lambda d, p: (
-            _get(d, "throughput", "relay", "requests_per_second")
-            / _get(p or {}, "throughput", "relay", "requests_per_second")
-        ),
-        5.0,
-        False,
-    ),
-    Target("streams held ≥ 2,000", lambda d, _p: _get(d, "capacity", "max_streams"), 2000, False),
-    Target("memory per stream ≤ 32 KB", lambda d, _p: _memory_at_most(d), 32.0, True),
+    Target("CPU per chunk ≤ 1/10 of LiteLLM's", _chunk, 0.1, True, per_peer=True),
+    Target("added TTFT p50, 1 stream ≤ 1/4 of LiteLLM's", _ttft, 0.25, True, per_peer=True),
+    Target("added TTFT p50, 1 stream ≤ 2 ms", _ttft, 2.0, True),
+    Target("new answers/s per core ≥ 10x LiteLLM's", _rate, 10.0, False, per_peer=True),
+    Target("non-streaming requests/s ≥ 5x LiteLLM's", _calls, 5.0, False, per_peer=True),
+    Target("streams held ≥ 2,000", lambda d: _get(d, "capacity", "max_streams"), 2000, False),
+    Target("memory per stream ≤ 32 KB", _memory_at_most, 32.0, True),
 )
 
 
@@ -243,7 +253,11 @@ def _rendered(document: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     body = []
     for row in document["comparison"]:
         line = [row["figure"], row["unit"], _cell(row["direct"], row["unit"])]
-        line += [_cell(row["arms"][arm], row["unit"]) for arm in arms]
+        line += [
+            _cell(row["arms"][arm], row["unit"])
+            + (" (harness limit)" if arm in row.get("harness_limited", ()) else "")
+            for arm in arms
+        ]
         if LITELLM in arms:
             line.append(_ratio(row["advantage"]))
         body.append(line)
