@@ -35,12 +35,13 @@ from urllib.parse import urlsplit
 
 from bench import markdown, report, sidebyside
 from bench.config import PRESETS, BenchConfig
-from bench.peers import LITELLM, LITELLM_ENV, litellm_command
+from bench.peers import LITELLM, LITELLM_ENV, LITELLM_START_TIMEOUT, litellm_command
 from bench.phases import DEFAULT_PHASES, PHASES
 from bench.run import Log, Run, warm_up
 from bench.servers import (
     PROJECT_DIR,
     SERVERS,
+    START_TIMEOUT,
     CorePlan,
     LoadGenerator,
     Processes,
@@ -94,8 +95,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--render",
         type=Path,
+        nargs="+",
         metavar="RESULTS_JSON",
-        help="measure nothing: print the table and write the docs from an earlier run",
+        help="measure nothing: print the table and write the docs from an earlier run"
+        " (several arm-*.json files: side by side, in the order given)",
+    )
+    parser.add_argument(
+        "--preset", choices=sorted(PRESETS), help="the numbers to run (default: by the flags)"
     )
     parser.add_argument(
         "--latency-levels",
@@ -159,6 +165,8 @@ def server_env(database_url: str) -> dict[str, str]:
 
 def command_line(argv: list[str] | None) -> str:
     words = ["python", "-m", "bench", *(sys.argv[1:] if argv is None else argv)]
+    # The docs record the command, never this machine's directories.
+    words = [f"…/{Path(word).name}" if word.startswith("/") else word for word in words]
     prefix = "DATABASE_URL=… " if os.environ.get("DATABASE_URL") else ""
     return prefix + shlex.join(words)
 
@@ -168,8 +176,16 @@ def stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
-def render(path: Path, docs_dir: Path) -> int:
-    document = json.loads(path.read_text())
+def render(paths: list[Path], docs_dir: Path) -> int:
+    documents = [json.loads(path.read_text()) for path in paths]
+    document = documents[0]
+    if len(documents) > 1:
+        arms = {}
+        for each in documents:
+            arms.update(each.get("arms") or {each["meta"]["server"]: each})
+        document = sidebyside.assemble(
+            arms, seconds=sum(a["meta"]["seconds"] for a in arms.values())
+        )
     if "arms" in document:
         print(sidebyside.table(document))
         written = [sidebyside.write_docs(document, docs_dir)]
@@ -207,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.render is not None:
         return render(args.render, args.docs_dir)
     arms = choose_arms(args)
-    config = PRESETS["smoke" if args.smoke else "peers" if args.peers else "full"]
+    config = PRESETS[args.preset or ("smoke" if args.smoke else "peers" if args.peers else "full")]
     if args.latency_levels:
         levels = tuple(int(level) for level in args.latency_levels.split(","))
         config = dataclasses.replace(
@@ -324,7 +340,12 @@ def measure_arm(arm: str, setting: Setting, redis: str | None, log: Log) -> dict
 
     def start(label: str, cores: frozenset[int] | None = None, **extra: str) -> Server:
         return processes.server(
-            arm, {**arm_env, **extra}, f"{arm}-{label}", command=command, cores=cores
+            arm,
+            {**arm_env, **extra},
+            f"{arm}-{label}",
+            command=command,
+            cores=cores,
+            start_timeout=LITELLM_START_TIMEOUT if arm == LITELLM else START_TIMEOUT,
         )
 
     def restart_server() -> Server:

@@ -13,6 +13,8 @@ from typing import Any
 
 LITELLM = "litellm"
 MASTER_KEY = "sk-bench-not-secret"
+# The proxy imports for ~20 s on an idle machine of this kind, over a minute on a busy one.
+LITELLM_START_TIMEOUT = 300.0
 
 
 def litellm_command(executable: str, upstreams: dict[str, str], run_dir: Path) -> list[str]:

@@ -6,7 +6,8 @@
 The raw stacks (py-spy's collapsed format, full file names, no line numbers) stay beside
 the run's JSON; only stacks holding the GIL count (idle pool threads would swamp the
 rest). The phase reports each package's share of the samples where it was the
-innermost Python frame (self), and the functions most often on the stack (total).
+innermost Python frame (self), and how often each of our own functions was on the stack
+(total: the function and everything it called).
 """
 
 from __future__ import annotations
@@ -61,8 +62,10 @@ def summarise(path: Path, top: int = 25) -> dict[str, Any]:
         if not parsed:
             continue
         own[where(parsed[-1][1])] += count
+        # Our functions only: the frames above them (the server, the loop) are on every stack.
         for name in {f"{where(file)}: {function}" for function, file in parsed}:
-            on_stack[name] += count
+            if name.startswith(("chat/", "chatsite/")):
+                on_stack[name] += count
 
     def shares(counter: Counter[str]) -> list[dict[str, Any]]:
         return [

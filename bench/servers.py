@@ -279,20 +279,27 @@ def answers_http(port: int, timeout: float) -> bool:
 class Server(Child):
     """A server under test: the project as it is deployed (daphne by default), or a peer."""
 
-    def __init__(self, kind: str, command: list[str] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        kind: str,
+        command: list[str] | None = None,
+        start_timeout: float = START_TIMEOUT,
+        **kwargs: Any,
+    ) -> None:
         self.kind = kind
+        self.start_timeout = start_timeout
         self.port = free_port()
         args = [part.format(port=self.port) for part in command or []]
         super().__init__(kind, args or server_command(kind, self.port), **kwargs)
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
+        deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             self.check_alive()
             if answers_http(self.port, timeout=max(0.2, deadline - time.monotonic())):
                 return
             time.sleep(0.05)
-        raise RuntimeError(f"{self.kind} did not answer within {START_TIMEOUT}s")
+        raise RuntimeError(f"{self.kind} did not answer within {self.start_timeout}s")
 
 
 class LoadGenerator(Child):
@@ -361,12 +368,14 @@ class Processes:
         *,
         command: list[str] | None = None,
         cores: frozenset[int] | None = None,
+        start_timeout: float = START_TIMEOUT,
     ) -> Server:
         """Start a server (on the server core unless `cores` says otherwise); wait for it."""
         server = self._add(
             Server(
                 kind,
                 command,
+                start_timeout,
                 cores=cores or self.cores.server,
                 env=env,
                 log_path=self.log_dir / f"{label}.log",
