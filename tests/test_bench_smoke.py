@@ -34,7 +34,8 @@ def smoke_run(out: Path, *args: str) -> tuple[str, dict[str, Any]]:
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        # A guard against a hung run, not a speed test: a loaded machine takes minutes.
+        timeout=400,
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
