@@ -131,7 +131,7 @@ async def test_closing_the_connection_closes_upstream_within_a_second(
 async def test_a_dropped_stream_resumes_from_its_last_event_to_the_exact_text(
     served: LiveServer, make_model: MakeModel
 ) -> None:
-    await make_model(Scenario(tokens=TOKENS, token_delay=0.05))
+    await make_model(Scenario(tokens=TOKENS, token_delay=0.1))
     key = await new_api_key("commuter")
     headers = {"Authorization": f"Bearer {key}"}
     seen = b""
@@ -143,7 +143,8 @@ async def test_a_dropped_stream_resumes_from_its_last_event_to_the_exact_text(
         ) as response:
             async for chunk in response.aiter_raw():
                 seen += chunk
-                if seen.count(b"event: token") == 2:
+                # At least two: on a busy machine two tokens can arrive in one read.
+                if seen.count(b"event: token") >= 2:
                     break
         before = parse_events(seen)
         resumed = await http.get(
@@ -153,7 +154,7 @@ async def test_a_dropped_stream_resumes_from_its_last_event_to_the_exact_text(
     after = parse_events(resumed.content)
     assert [event["id"] for event in before + after] == list(range(1, len(before + after) + 1))
     assert text_of(before) + text_of(after) == ANSWER
-    assert after[-1]["event"] == "done"
+    assert (before + after)[-1]["event"] == "done"
 
 
 def session_cookie(username: str) -> str:
